@@ -3,7 +3,8 @@
 The chapter notebooks are the only place gptcore's code is written. A code cell
 tagged ``export`` in ``chapters/NN_name.ipynb`` is copied, in order, into
 ``gptcore/<module>.py``, where ``<module>`` is the notebook's metadata entry
-``"gptcore": {"module": "<module>"}``. ``gptcore/__init__.py`` is generated too:
+``"gptcore": {"module": "<module>"}``; a cell tagged ``export:<name>`` goes to
+``gptcore/<name>.py`` instead (for a notebook that writes two modules). ``gptcore/__init__.py`` is generated too:
 it re-exports every name in each module's ``__all__``.
 
 Usage:
@@ -30,29 +31,30 @@ HEADER = (
 )
 
 
-def notebook_module(notebook: dict, path: Path) -> str | None:
-    """The gptcore module a notebook exports to, or None if it exports nothing."""
-    module = notebook.get("metadata", {}).get("gptcore", {}).get("module")
-    tagged = [c for c in notebook["cells"] if EXPORT_TAG in c.get("metadata", {}).get("tags", [])]
-    if tagged and not module:
-        raise SystemExit(f"{path}: has cells tagged '{EXPORT_TAG}' but no notebook metadata "
-                         '"gptcore": {"module": "..."}; add it (Jupyter: Edit > Notebook metadata).')
-    return module if tagged else None
+def cell_module(cell: dict, default: str | None, path: Path) -> str | None:
+    """The module a cell exports to: 'export' means the notebook's module, 'export:name' names one."""
+    for tag in cell.get("metadata", {}).get("tags", []):
+        if tag == EXPORT_TAG:
+            if not default:
+                raise SystemExit(f"{path}: a cell is tagged '{EXPORT_TAG}' but the notebook has no metadata "
+                                 '"gptcore": {"module": "..."}; add it, or tag the cell "export:<module>".')
+            return default
+        if tag.startswith(EXPORT_TAG + ":"):
+            return tag.split(":", 1)[1]
+    return None
 
 
-def render_module(path: Path) -> tuple[str, str] | None:
-    """Return (module name, file text) for one notebook, or None if it exports nothing."""
+def render_modules(path: Path) -> dict[str, str]:
+    """The text of every module one notebook exports, keyed by module name."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    module = notebook_module(notebook, path)
-    if module is None:
-        return None
-    cells = [
-        "".join(c["source"]).strip("\n")
-        for c in notebook["cells"]
-        if c["cell_type"] == "code" and EXPORT_TAG in c.get("metadata", {}).get("tags", [])
-    ]
+    default = notebook.get("metadata", {}).get("gptcore", {}).get("module")
+    cells: dict[str, list[str]] = {}
+    for cell in notebook["cells"]:
+        module = cell_module(cell, default, path) if cell["cell_type"] == "code" else None
+        if module:
+            cells.setdefault(module, []).append("".join(cell["source"]).strip("\n"))
     header = HEADER.format(source=path.relative_to(ROOT).as_posix())
-    return module, header + "\n" + "\n\n\n".join(cells) + "\n"
+    return {m: header + "\n" + "\n\n\n".join(c) + "\n" for m, c in cells.items()}
 
 
 def module_all(text: str, name: str) -> list[str]:
@@ -68,15 +70,12 @@ def render_package() -> dict[str, str]:
     files: dict[str, str] = {}
     sources: dict[str, Path] = {}
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb")):
-        rendered = render_module(path)
-        if rendered is None:
-            continue
-        module, text = rendered
-        if module in sources:
-            raise SystemExit(f"{path} and {sources[module]} both export to gptcore/{module}.py; "
-                             "give each notebook its own module.")
-        sources[module] = path
-        files[f"{module}.py"] = text
+        for module, text in render_modules(path).items():
+            if module in sources:
+                raise SystemExit(f"{path} and {sources[module]} both export to gptcore/{module}.py; "
+                                 "each module comes from one notebook.")
+            sources[module] = path
+            files[f"{module}.py"] = text
     lines = ['"""gptcore: a character-level GPT, built chapter by chapter in the course notebooks."""', ""]
     names: list[str] = []
     for filename, text in files.items():

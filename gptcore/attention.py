@@ -1,33 +1,94 @@
-# DRAFT written by hand to unblock parallel work: chapter 3's notebook replaces it on export.
-"""Causal multi-head self-attention."""
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/03_multi_head_attention.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+"""Causal multi-head self-attention: several heads side by side, concatenated, then projected."""
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MultiHeadAttention"]
+from gptcore.head import Head, check_input
+
+__all__ = ["head_size_for", "ListOfHeadsAttention", "MultiHeadAttention", "fused_from_heads"]
+
+
+def head_size_for(n_embd: int, n_head: int) -> int:
+    """The width of each head, n_embd // n_head; a ValueError unless n_head divides n_embd evenly."""
+    for name, size in [("n_embd", n_embd), ("n_head", n_head)]:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"{name} must be a positive integer, got {size!r}")
+    if n_embd % n_head != 0:
+        choices = [h for h in range(1, n_embd + 1) if n_embd % h == 0]
+        raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}, so the heads cannot share the "
+                         f"width equally: choose n_head from {choices}, or change n_embd.")
+    return n_embd // n_head
+
+
+class ListOfHeadsAttention(nn.Module):
+    """Multi-head attention written plainly: a list of n_head Heads, run one by one, concatenated, projected."""
+
+    def __init__(self, n_embd: int, n_head: int, block_size: int, bias: bool = True):
+        super().__init__()
+        self.head_size = head_size_for(n_embd, n_head)
+        self.n_embd, self.n_head, self.block_size = n_embd, n_head, block_size
+        self.heads = nn.ModuleList([Head(n_embd, self.head_size, block_size, bias=bias) for _ in range(n_head)])
+        self.proj = nn.Linear(n_embd, n_embd, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) -> (B, T, n_embd): every head on the same x, outputs side by side, then mixed."""
+        return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))
 
 
 class MultiHeadAttention(nn.Module):
-    """Causal self-attention with n_head heads: one fused qkv projection, heads as a tensor dimension."""
+    """Causal multi-head self-attention, fused: one qkv projection for all heads, heads as a tensor dimension."""
 
     def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        if n_embd % n_head != 0:
-            raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}: choose n_head that divides the width.")
-        self.n_embd, self.n_head, self.head_size, self.block_size = n_embd, n_head, n_embd // n_head, block_size
-        self.dropout = dropout
-        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.head_size = head_size_for(n_embd, n_head)
+        if not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout is a probability in [0, 1), got {dropout!r}")
+        self.n_embd, self.n_head, self.block_size, self.dropout = n_embd, n_head, block_size, dropout
+        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # [q | k | v], each n_head blocks of head_size
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.size(-1) != self.n_embd:
-            raise ValueError(f"expected input of shape (B, T, {self.n_embd}), got {tuple(x.shape)}")
+    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of every head, each (B, n_head, T, head_size), from one matrix multiply."""
+        check_input(x, self.n_embd, self.block_size)
         B, T, C = x.shape
-        if T > self.block_size:
-            raise ValueError(f"sequence length {T} exceeds block_size={self.block_size}: crop the input to the last {self.block_size} tokens.")
-        q, k, v = self.qkv(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, self.head_size).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
-        y = y.transpose(1, 2).reshape(B, T, C)
+        q, k, v = self.qkv(x).split(C, dim=-1)
+        return tuple(t.view(B, T, self.n_head, self.head_size).transpose(1, 2) for t in (q, k, v))
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Every head's attention map, (B, n_head, T, T): the softmax that forward computes, spelled out to plot."""
+        q, k, _ = self.split_heads(x)
+        T = x.size(1)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)
+        future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(diagonal=1)
+        return F.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) -> (B, T, n_embd): all heads in one scaled_dot_product_attention call, then mixed."""
+        q, k, v = self.split_heads(x)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        y = y.transpose(1, 2).reshape(x.shape)  # heads side by side again: (B, T, n_embd)
         return self.resid_drop(self.proj(y))
+
+
+def fused_from_heads(attn: ListOfHeadsAttention) -> MultiHeadAttention:
+    """A MultiHeadAttention that computes exactly what `attn` does: its heads' weights stacked into one qkv."""
+    bias = attn.proj.bias is not None
+    fused = MultiHeadAttention(attn.n_embd, attn.n_head, attn.block_size, bias=bias)
+    fused = fused.to(device=attn.proj.weight.device, dtype=attn.proj.weight.dtype)
+    with torch.no_grad():
+        for i, part in enumerate(["query", "key", "value"]):
+            rows = slice(i * attn.n_embd, (i + 1) * attn.n_embd)
+            fused.qkv.weight[rows] = torch.cat([getattr(h, part).weight for h in attn.heads])
+            if bias:
+                fused.qkv.bias[rows] = torch.cat([getattr(h, part).bias for h in attn.heads])
+        fused.proj.load_state_dict(attn.proj.state_dict())
+    return fused

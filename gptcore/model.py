@@ -1,5 +1,11 @@
-# DRAFT written by hand to unblock parallel work: chapter 8's notebook replaces it on export.
-"""The full GPT: embeddings, a stack of blocks, a final layer norm and the vocabulary head."""
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/08_gpt_model.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+"""The full GPT: embeddings, a stack of blocks, a final layer norm and a linear layer to the vocabulary."""
+
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
 
@@ -7,15 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .block import Block, LayerNorm
-from .embeddings import Embeddings
+from gptcore.block import Block, LayerNorm
+from gptcore.embeddings import Embeddings
 
-__all__ = ["GPTConfig", "GPT"]
+__all__ = ["GPTConfig", "GPT", "param_count_formula"]
 
 
 @dataclass
 class GPTConfig:
-    """The model's hyperparameters; checked when created."""
+    """The model's hyperparameters, checked when the config is created."""
 
     vocab_size: int
     block_size: int = 64
@@ -28,46 +34,88 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"GPTConfig.{name} must be an int, got {value!r} ({type(value).__name__})")
+            if value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value}")
         if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
+            divisors = [h for h in range(1, self.n_embd + 1) if self.n_embd % h == 0]
+            raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: each head gets "
+                             f"n_embd // n_head channels; choose n_head from {divisors}")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
+            raise TypeError(f"GPTConfig.dropout must be a number, got {self.dropout!r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ValueError(f"GPTConfig.dropout is a probability in [0, 1), got {self.dropout} "
+                             "(1 would zero every activation)")
+        for name in ("bias", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}")
 
 
 class GPT(nn.Module):
-    """A decoder-only transformer language model."""
+    """A decoder-only transformer language model: token ids in, next-token logits (and loss) out."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        self.config = config
-        c = config
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT takes a GPTConfig, e.g. GPT(GPTConfig(vocab_size=...)); got {type(config).__name__}")
+        self.config = c = config
         self.embed = Embeddings(c.vocab_size, c.block_size, c.n_embd)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c.n_embd, c.n_head, c.block_size, c.dropout, c.bias) for _ in range(c.n_layer))
-        self.ln_f = LayerNorm(c.n_embd, c.bias)
+        self.ln_f = LayerNorm(c.n_embd, bias=c.bias)
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:
-            self.lm_head.weight = self.embed.token.weight
+            self.lm_head.weight = self.embed.token.weight  # one (V, C) matrix reads tokens in and scores them out
         self.apply(self._init_weights)
-        for name, p in self.named_parameters():
-            if name.endswith("attn.proj.weight") or name.endswith("ffn.proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+        for block in self.blocks:  # the 2L projections that add into the residual stream
+            for proj in (block.attn.proj, block.ffn.proj):
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
+        """GPT-2's initialisation: weights ~ N(0, 0.02^2), biases zero (layer norms keep 1 and 0)."""
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T) token ids -> ((B, T, vocab_size) logits, mean cross-entropy against targets or None)."""
+        if idx.dim() != 2:
+            raise ValueError(f"idx must be a (batch, time) tensor of token ids, got shape {tuple(idx.shape)}; "
+                             "for a single sequence pass idx[None]")
+        B, T = idx.shape
+        if T == 0:
+            raise ValueError("idx holds no tokens: give the model at least one token per sequence")
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size={self.config.block_size}: "
+                             f"crop it to the last {self.config.block_size} tokens, idx[:, -{self.config.block_size}:]")
         x = self.drop(self.embed(idx))
         for block in self.blocks:
             x = block(x)
         logits = self.lm_head(self.ln_f(x))
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        if targets is None:
+            return logits, None
+        if targets.shape != idx.shape:
+            raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
+        loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
         return logits, loss
+
+    def num_params(self) -> int:
+        """The number of parameters; a tied matrix counts once."""
+        return sum(p.numel() for p in self.parameters())
+
+
+def param_count_formula(config: GPTConfig) -> int:
+    """The number of parameters of GPT(config), added up component by component."""
+    V, T, C, L = config.vocab_size, config.block_size, config.n_embd, config.n_layer
+    b = int(config.bias)                               # 1 if linear layers and layer norms have biases
+    embeddings = V * C + T * C                         # token table + position table
+    layer_norm = C + b * C                             # weight (+ bias)
+    attention = (C * 3 * C + b * 3 * C) + (C * C + b * C)      # qkv + proj
+    feedforward = (C * 4 * C + b * 4 * C) + (4 * C * C + b * C)  # fc + proj
+    block = 2 * layer_norm + attention + feedforward   # = 12C^2 + 13C with biases
+    lm_head = 0 if config.tie_weights else V * C       # no bias
+    return embeddings + L * block + layer_norm + lm_head

@@ -93,7 +93,7 @@ def test_forward_cached_matches_the_model_position_by_position():
     cache = KVCache(len(model.blocks))
     pieces = [forward_cached(model, idx[:, :3], cache)] + [forward_cached(model, idx[:, t:t + 1], cache) for t in range(3, 8)]
     assert len(cache) == 8
-    torch.testing.assert_close(torch.cat(pieces, dim=1), expected)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), expected, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="block_size"):
         forward_cached(model, idx[:, :1], cache)  # full: a ninth position does not exist
 
@@ -154,9 +154,9 @@ def test_generate_text_clear_errors(kwargs, message):
 def test_generate_text_names_characters_outside_the_vocabulary():
     tok = CharTokenizer.from_text(TEXT)
     model = tiny_gpt(vocab_size=tok.vocab_size)
-    with pytest.raises(ValueError, match="cannot be encoded") as err:
+    with pytest.raises(ValueError) as err:  # the tokenizer's error, which names the characters
         generate_text(model, tok, "to BE", 5)
-    assert "B" in str(err.value) and "E" in str(err.value)
+    assert "'B'" in str(err.value) and "'E'" in str(err.value)
 
 
 def test_generate_clear_errors():

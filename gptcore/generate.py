@@ -1,0 +1,121 @@
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/10_generation.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+"""Generating text with a GPT: sampling with temperature and top-k, greedy decoding, and a key-value cache."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["sample_next", "KVCache", "forward_cached", "generate", "generate_text"]
+
+
+def check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
+    """Raise a clear ValueError for a temperature or top_k that cannot be sampled with."""
+    if not temperature >= 0:  # written this way round so that NaN is rejected too
+        raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
+    if top_k is not None and not 1 <= top_k <= vocab_size:
+        raise ValueError(f"top_k must be between 1 and the vocabulary size {vocab_size} "
+                         f"(or None for no limit), got {top_k}")
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Choose one token id per row of logits (B, V) -> (B, 1): the argmax if temperature is 0, else a draw."""
+    check_sampling(temperature, top_k, logits.size(-1))
+    if temperature == 0:  # the limit T -> 0: no division, just the most likely token
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature
+    if top_k is not None:  # keep the k largest logits; the rest get probability 0
+        values, indices = torch.topk(logits, top_k, dim=-1)
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, indices, values)
+    probs = F.softmax(logits, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+class KVCache:
+    """The keys and values each block has computed so far: a new token then costs one position, not the window."""
+
+    def __init__(self, n_layer: int):
+        self.keys: list[torch.Tensor | None] = [None] * n_layer  # per block: (B, n_head, T, head_size)
+        self.values: list[torch.Tensor | None] = [None] * n_layer
+
+    def __len__(self) -> int:
+        """The number of positions cached."""
+        return 0 if self.keys[0] is None else self.keys[0].size(2)
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append one block's new keys and values; return all of that block's keys and values."""
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=2)
+            v = torch.cat([self.values[layer], v], dim=2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
+def forward_cached(model: nn.Module, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    """The GPT's forward pass for just the new tokens idx (B, T) that follow the cached ones: logits (B, T, V)."""
+    B, T = idx.shape
+    start = len(cache)
+    if start + T > model.config.block_size:
+        raise ValueError(f"{start} cached + {T} new positions exceed block_size={model.config.block_size}: "
+                         "start a new cache from the last block_size tokens.")
+    positions = torch.arange(start, start + T, device=idx.device)  # the new tokens come after the cached ones
+    x = model.drop(model.embed.token(idx) + model.embed.position(positions))
+    # New query i sits at position start + i and may see keys 0 .. start + i: the causal mask shifted by start.
+    # With nothing cached that is ordinary causal attention; a single new token may see every key.
+    is_causal = start == 0
+    allowed = None if is_causal or T == 1 else torch.ones(T, start + T, dtype=torch.bool, device=idx.device).tril(start)
+    for layer, block in enumerate(model.blocks):
+        attn = block.attn
+        q, k, v = attn.qkv(block.ln1(x)).split(attn.n_embd, dim=2)
+        q, k, v = (t.view(B, T, attn.n_head, attn.head_size).transpose(1, 2) for t in (q, k, v))
+        k, v = cache.extend(layer, k, v)  # the new keys and values join the cached ones
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, is_causal=is_causal)
+        x = x + attn.resid_drop(attn.proj(y.transpose(1, 2).reshape(B, T, attn.n_embd)))
+        x = x + block.ffn(block.ln2(x))
+    return model.lm_head(model.ln_f(x))
+
+
+@torch.no_grad()
+def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+             top_k: int | None = None, generator: torch.Generator | None = None,
+             use_cache: bool = False) -> torch.Tensor:
+    """Extend idx (B, T) by max_new_tokens tokens, each chosen by sample_next and fed back: (B, T + max_new_tokens)."""
+    block_size, vocab_size = model.config.block_size, model.config.vocab_size
+    if idx.dim() != 2 or idx.numel() == 0 or idx.dtype != torch.long:
+        raise ValueError(f"idx must be a non-empty LongTensor of shape (B, T), got {idx.dtype} {tuple(idx.shape)}")
+    if idx.min() < 0 or idx.max() >= vocab_size:
+        raise ValueError(f"token ids must be in [0, {vocab_size}), got ids from {int(idx.min())} to {int(idx.max())}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    check_sampling(temperature, top_k, vocab_size)
+    was_training = model.training
+    model.eval()  # no dropout while generating
+    try:
+        cache = KVCache(len(model.blocks))
+        for _ in range(max_new_tokens):
+            if not use_cache:  # the whole window, every step
+                logits, _ = model(idx[:, -block_size:])
+            elif len(cache) in (0, block_size):  # empty, or full so the window slides: (re)build from the window
+                cache = KVCache(len(model.blocks))
+                logits = forward_cached(model, idx[:, -block_size:], cache)
+            else:  # only the newest token is new
+                logits = forward_cached(model, idx[:, -1:], cache)
+            idx = torch.cat([idx, sample_next(logits[:, -1, :], temperature, top_k, generator)], dim=1)
+    finally:
+        model.train(was_training)
+    return idx
+
+
+def generate_text(model: nn.Module, tokenizer, prompt: str, max_new_tokens: int, temperature: float = 1.0,
+                  top_k: int | None = None, seed: int | None = None, use_cache: bool = True) -> str:
+    """Continue prompt by max_new_tokens characters; returns the prompt followed by the continuation."""
+    if not prompt:
+        raise ValueError("the prompt is empty: give at least one character to continue, e.g. '\\n'")
+    ids = tokenizer.encode(prompt)  # a ValueError naming any character outside the vocabulary
+    device = next(model.parameters()).device
+    generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
+    idx = torch.tensor([ids], dtype=torch.long, device=device)
+    out = generate(model, idx, max_new_tokens, temperature, top_k, generator, use_cache)
+    return tokenizer.decode(out[0].tolist())

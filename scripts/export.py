@@ -5,7 +5,8 @@ tagged ``export`` in ``chapters/NN_name.ipynb`` is copied, in order, into
 ``gptcore/<module>.py``, where ``<module>`` is the notebook's metadata entry
 ``"gptcore": {"module": "<module>"}``; a cell tagged ``export:<name>`` goes to
 ``gptcore/<name>.py`` instead (for a notebook that writes two modules). ``gptcore/__init__.py`` is generated too:
-it re-exports every name in each module's ``__all__``.
+it re-exports every name in each module's ``__all__`` (a module whose ``__all__`` is empty, such as
+a command-line tool, is left out, so ``import gptcore`` does not import it).
 
 Usage:
     python scripts/export.py            # regenerate every module from chapters/
@@ -82,7 +83,8 @@ def render_package() -> dict[str, str]:
         module = filename[:-3]
         public = module_all(text, module)
         names += public
-        lines.append(f"from .{module} import {', '.join(public)}" if public else f"from . import {module}")
+        if public:  # a module with an empty __all__ (a command such as gptcore.train) is not imported here
+            lines.append(f"from .{module} import {', '.join(public)}")
     lines += ["", "__all__ = [" + ", ".join(repr(n) for n in names) + "]", ""]
     files["__init__.py"] = HEADER.format(source="every chapters/*.ipynb") + "\n" + "\n".join(lines)
     return files

@@ -14,8 +14,6 @@ from .embeddings import Embeddings
 from .model import GPTConfig, GPT, param_count_formula
 from .training import default_device, TrainConfig, lr_at, estimate_loss, make_optimizer, new_history, TrainState, train, CheckpointError, save_checkpoint, load_checkpoint, resume_state, load_model
 from .generate import sample_next, KVCache, forward_cached, generate, generate_text
-from . import train
-from . import sample
 from .gpt2 import GPT2_SIZES, gpt2_config, gpt2_state_dict, to_huggingface
 
 __all__ = ['play_files', 'read_play', 'remove_stage_directions', 'unescape_markdown', 'to_dialogue', 'clean_play', 'load_plays', 'VALIDATION_PLAYS', 'shakespeare', 'CharTokenizer', 'get_batch', 'load_text', 'Head', 'check_input', 'head_size_for', 'ListOfHeadsAttention', 'MultiHeadAttention', 'fused_from_heads', 'FeedForward', 'PlainBlock', 'ResidualBlock', 'LayerNorm', 'Block', 'Embeddings', 'GPTConfig', 'GPT', 'param_count_formula', 'default_device', 'TrainConfig', 'lr_at', 'estimate_loss', 'make_optimizer', 'new_history', 'TrainState', 'train', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'resume_state', 'load_model', 'sample_next', 'KVCache', 'forward_cached', 'generate', 'generate_text', 'GPT2_SIZES', 'gpt2_config', 'gpt2_state_dict', 'to_huggingface']

@@ -1,0 +1,111 @@
+"""Training throughput (tokens/s) and model FLOPs utilisation (MFU) against this machine's measured matmul peak.
+
+Run by hand (never in CI), on an otherwise idle machine:
+
+    python benchmarks/throughput.py                 # the default device (cuda > mps > cpu), with and without --compile
+    python benchmarks/throughput.py --device cpu --no-compile --steps 20
+
+For each model it times full training steps (forward, backward, gradient clipping, AdamW), as
+gptcore.training.train takes them, and prints a table. MFU is the model's training FLOPs per second,
+6 N + 12 L C T per token (N: the parameters that multiply, L layers, width C, context T; PaLM's
+appendix B), divided by the peak: the best float32 matmul rate measured here on large square matrices.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+from gptcore.model import GPT, GPTConfig
+from gptcore.training import TrainConfig, default_device, make_optimizer
+
+MODELS = {  # name: (GPTConfig fields, batch size)
+    "course (4 x 8 heads, 64 wide)": (dict(n_layer=4, n_head=8, n_embd=64, block_size=64), 32),
+    "wide (4 x 4 heads, 128 wide)": (dict(n_layer=4, n_head=4, n_embd=128, block_size=64), 12),
+}
+VOCAB = 76
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def matmul_peak(device: str, n: int | None = None, repeats: int = 10) -> float:
+    """The best float32 FLOP/s of an n x n matmul on this device (n: 2048 on a CPU, 8192 on a GPU)."""
+    n = n or (2048 if device == "cpu" else 8192)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = float("inf")
+    for _ in range(repeats + 2):
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def flops_per_token(config: GPTConfig) -> float:
+    """Training FLOPs per token: 6 per multiplying parameter, plus attention's 12 L C T (PaLM, appendix B)."""
+    model = GPT(config)
+    lookups = model.embed.token.weight.numel() + model.embed.position.weight.numel()
+    n = sum(p.numel() for p in model.parameters()) - lookups
+    if config.tie_weights:
+        n += model.lm_head.weight.numel()
+    return 6 * n + 12 * config.n_layer * config.n_embd * config.block_size
+
+
+def step_time(config: GPTConfig, batch_size: int, device: str, steps: int, compile: bool) -> float:
+    """Median seconds per training step, after warm-up (and compilation)."""
+    torch.manual_seed(0)
+    model = GPT(config).to(device)
+    optimizer = make_optimizer(model, TrainConfig())
+    network = torch.compile(model) if compile else model
+    x = torch.randint(VOCAB, (batch_size, config.block_size), device=device)
+    y = torch.randint(VOCAB, (batch_size, config.block_size), device=device)
+
+    def step() -> None:
+        _, loss = network(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    for _ in range(5):
+        step()
+    times = []
+    for _ in range(steps):
+        sync(device)
+        start = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=default_device())
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per model (the median is reported)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    args = parser.parse_args()
+    peak = matmul_peak(args.device)
+    print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+          f"measured float32 matmul peak {peak / 1e9:,.1f} GFLOP/s")
+    print(f"| model | batch | compiled | ms/step | tokens/s | MFU |\n| --- | ---: | --- | ---: | ---: | ---: |")
+    for name, (fields, batch_size) in MODELS.items():
+        config = GPTConfig(vocab_size=VOCAB, **fields)
+        for compile in ([False] if args.no_compile else [False, True]):
+            seconds = step_time(config, batch_size, args.device, args.steps, compile)
+            tokens = batch_size * config.block_size / seconds
+            mfu = tokens * flops_per_token(config) / peak
+            print(f"| {name} | {batch_size} x {config.block_size} | {'yes' if compile else 'no'} | "
+                  f"{seconds * 1e3:.1f} | {tokens:,.0f} | {mfu:.1%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

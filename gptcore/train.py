@@ -1,0 +1,214 @@
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/11_command_line.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+"""`python -m gptcore.train`: train a GPT on the plays or on your own text, resumably, on one device or several."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from gptcore.data import CharTokenizer, load_text, shakespeare
+from gptcore.model import GPT, GPTConfig
+from gptcore.training import (CheckpointError, TrainConfig, TrainState, default_device, load_checkpoint,
+                              make_optimizer, resume_state, save_checkpoint, train)
+
+__all__ = []  # a command, not a library: `import gptcore` does not import it
+
+# A preset names GPTConfig and TrainConfig fields; the fields it leaves out keep the dataclasses' defaults.
+PRESETS: dict[str, dict] = {
+    "course": {},  # the course model and recipe of chapter 9: GPTConfig's and TrainConfig's defaults
+    "tiny": dict(n_layer=2, n_head=2, n_embd=32, block_size=32, steps=40, batch_size=8, warmup_steps=5,
+                 eval_interval=10, eval_batches=4),  # a smoke test: seconds on a CPU
+    "wide": dict(n_layer=4, n_head=4, n_embd=128, batch_size=12, steps=6000, lr=2e-3, min_lr=2e-4,
+                 warmup_steps=200, eval_interval=500),  # 4 blocks of 4 heads, 128 wide: ~0.8 M parameters
+}
+MODEL_FIELDS = [f.name for f in fields(GPTConfig) if f.name != "vocab_size"]  # the vocabulary comes from the text
+TRAIN_FIELDS = [f.name for f in fields(TrainConfig)]
+
+
+def parse_bool(text: str) -> bool:
+    """'true' or 'false' (any case) as a bool, for flags such as --bias false."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags: one per GPTConfig and TrainConfig field, plus the corpus, output and device."""
+    parser = argparse.ArgumentParser(prog="python -m gptcore.train", description=__doc__.split(": ", 1)[1])
+    parser.add_argument("--preset", choices=PRESETS, default=None,
+                        help="named settings of the fields below (default: course)")
+    parser.add_argument("--corpus", default="plays",
+                        help="'plays' (Shakespeare, whole plays held out), a UTF-8 text file, or a URL (with --sha256)")
+    parser.add_argument("--sha256", default=None, help="the expected SHA-256 of the corpus file or URL")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="for a text file or URL: the share of the text, from its end, held out (default: 0.1)")
+    types = {"int": int, "float": float, "bool": parse_bool}
+    for title, dataclass, names in [("model", GPTConfig, MODEL_FIELDS), ("training", TrainConfig, TRAIN_FIELDS)]:
+        group = parser.add_argument_group(f"{title} (default: the preset's value, else {dataclass.__name__}'s)")
+        for f in fields(dataclass):
+            if f.name in names:
+                group.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], metavar=f.type.upper())
+    parser.add_argument("--out", default="runs", help="folder for the checkpoint and the log (default: runs)")
+    parser.add_argument("--name", default=None,
+                        help="the files are OUT/NAME.pt and OUT/NAME.log.jsonl (default: the preset, else 'model')")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in OUT/NAME.pt, exactly")
+    parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
+                        help="stop after this step, as if interrupted (continue later with --resume)")
+    parser.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def configs_from_args(args: argparse.Namespace, vocab_size: int) -> tuple[GPTConfig, TrainConfig]:
+    """The model and the recipe: a flag given wins over the preset, and the preset over the dataclass defaults."""
+    preset = PRESETS[args.preset or "course"]
+
+    def chosen(names: list[str]) -> dict:
+        values = {name: preset[name] for name in names if name in preset}
+        values.update({name: getattr(args, name) for name in names if getattr(args, name) is not None})
+        return values
+
+    return GPTConfig(vocab_size=vocab_size, **chosen(MODEL_FIELDS)), TrainConfig(**chosen(TRAIN_FIELDS))
+
+
+def load_corpus(corpus: str, sha256: str | None = None, val_fraction: float = 0.1) -> tuple[str, str]:
+    """Training and validation text: the plays (whole plays held out), or a file or URL (its end held out)."""
+    if corpus == "plays":
+        return shakespeare()
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
+    text = load_text(corpus, sha256)
+    split = int(len(text) * (1 - val_fraction))
+    return text[:split], text[split:]
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, not after an hour of training, if checkpoints cannot be written to `folder`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write to the output folder {folder} ({error.strerror}): "
+                         "choose another --out") from None
+
+
+def start_processes(device: str) -> tuple[int, int, str]:
+    """(rank, world size, device) of this process; under torchrun, join the others (NCCL on GPUs, else gloo)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1, device
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"training with several processes needs --device cpu or cuda, not {device}")
+    dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    if device == "cuda":
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
+    return dist.get_rank(), world_size, device
+
+
+def write_log(path: Path, history: dict) -> None:
+    """The run's losses as JSON lines (one per step, and one per evaluation), replaced atomically."""
+    evaluations = dict(zip(history["eval_step"], zip(history["train_loss"], history["val_loss"])))
+    lines = []
+    for step, loss, lr in zip(history["step"], history["loss"], history["lr"]):
+        lines.append(json.dumps({"step": step, "loss": loss, "lr": lr}))
+        if step in evaluations:
+            train_loss, val_loss = evaluations[step]
+            lines.append(json.dumps({"step": step, "train_loss": train_loss, "val_loss": val_loss}))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def run(args: argparse.Namespace) -> TrainState:
+    """Train (or resume) as the flags say, saving a checkpoint and the log at every evaluation."""
+    name = args.name or args.preset or "model"
+    out = Path(args.out)
+    path, log = out / f"{name}.pt", out / f"{name}.log.jsonl"
+    device = default_device() if args.device == "auto" else args.device
+    train_text, val_text = load_corpus(args.corpus, args.sha256, args.val_fraction)
+    tokenizer = CharTokenizer.from_text(train_text + val_text)
+    config, recipe = configs_from_args(args, tokenizer.vocab_size)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if recipe.batch_size % world_size:
+        raise ValueError(f"--batch-size {recipe.batch_size} cannot be split evenly among {world_size} processes: "
+                         f"use a multiple of {world_size}")
+    if args.resume and not path.is_file():
+        raise FileNotFoundError(f"--resume: there is no {path} to continue; leave out --resume to start a new run")
+    if not args.resume and path.exists():
+        raise ValueError(f"{path} already exists: add --resume to continue that run, or choose another --out or --name")
+    check_writable(out)
+    rank, world_size, device = start_processes(device)
+
+    torch.manual_seed(recipe.seed)
+    model = GPT(config).to(device)
+    optimizer = make_optimizer(model, recipe)
+    state = None
+    if args.resume:
+        checkpoint = load_checkpoint(path, model, tokenizer, optimizer, device=device)
+        if checkpoint["train_config"] != asdict(recipe):
+            changed = [f"{k}={v} in the checkpoint but {asdict(recipe)[k]} now"
+                       for k, v in checkpoint["train_config"].items() if asdict(recipe)[k] != v]
+            raise CheckpointError(f"{path} was trained with another recipe ({'; '.join(changed)}): resume with the "
+                                  "flags of the original run, or start a new one")
+        state = resume_state(checkpoint)
+    network = model if world_size == 1 else DistributedDataParallel(model)
+    if args.compile:
+        network = torch.compile(network)
+    train_data = torch.tensor(tokenizer.encode(train_text))
+    val_data = torch.tensor(tokenizer.encode(val_text))
+
+    saved_at = []
+
+    def save(state: TrainState) -> None:
+        if rank == 0 and state.step not in saved_at:
+            saved_at.append(state.step)
+            save_checkpoint(path, model, tokenizer, optimizer, state, recipe)
+            write_log(log, state.history)
+            h = state.history
+            if h["eval_step"] and h["eval_step"][-1] == state.step:
+                tqdm.write(f"step {state.step}/{recipe.steps}: train loss {h['train_loss'][-1]:.4f}, "
+                           f"val loss {h['val_loss'][-1]:.4f}; saved {path}")
+
+    if rank == 0:
+        print(f"{sum(p.numel() for p in model.parameters()):,} parameters, {len(train_data):,} training and "
+              f"{len(val_data):,} validation characters, vocabulary {tokenizer.vocab_size}; device {device}"
+              + (f" x {world_size} processes" if world_size > 1 else "")
+              + (f"; resuming at step {state.step}" if state else ""), flush=True)
+    state = train(network, optimizer, train_data, val_data, recipe, state, device=device, until=args.stop_after,
+                  progress=not args.no_progress, on_eval=save, rank=rank, world_size=world_size)
+    save(state)  # the final (or --stop-after) state, if the last evaluation did not just save it
+    if world_size > 1:
+        dist.destroy_process_group()
+    return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command: parse the flags and run; a mistake in them ends with one clear line and exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError
+        parser.error(str(error))
+    return 0
+
+
+if __name__ == "__main__" and "ipykernel" not in sys.modules:  # `python -m gptcore.train`, not this notebook
+    sys.exit(main())

@@ -37,7 +37,9 @@ def sync(device: str) -> None:
         torch.mps.synchronize()
 
 
-def timed(model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool, device: str) -> tuple[float, torch.Tensor]:
+def timed(model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool,
+          device: str) -> tuple[float, torch.Tensor]:
+    """Seconds to extend `prompt` greedily by `new_tokens` tokens, and the tokens."""
     sync(device)
     start = time.perf_counter()
     out = generate(model, prompt, new_tokens, temperature=0.0, use_cache=use_cache)

@@ -23,8 +23,8 @@ from gptcore.model import GPT, GPTConfig
 from gptcore.training import TrainConfig, default_device, make_optimizer
 
 VOCAB = 76
-MODELS = {
-    "course (4 x 8 heads, 64 wide)": (dict(n_layer=4, n_head=8, n_embd=64, block_size=64), 32),
+MODELS = {  # name: (GPTConfig fields, batch size): the course model with its recipe's batch, and a wider one
+    "course (4 x 8 heads, 64 wide)": (dict(n_layer=4, n_head=8, n_embd=64, block_size=64), TrainConfig().batch_size),
     "wide (4 x 4 heads, 128 wide)": (dict(n_layer=4, n_head=4, n_embd=128, block_size=64), 12),
 }
 

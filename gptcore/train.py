@@ -72,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configs_from_args(args: argparse.Namespace, vocab_size: int) -> tuple[GPTConfig, TrainConfig]:
-    """The model and the recipe: a flag given wins over the preset, and the preset over the dataclass defaults."""
-    preset = PRESETS[args.preset or "course"]
+def configs_from_args(args: argparse.Namespace, vocab_size: int,
+                      saved: dict | None = None) -> tuple[GPTConfig, TrainConfig]:
+    """The model and the recipe: a flag given wins over the preset (or, to resume, the `saved` checkpoint's
+    settings), and those over the dataclass defaults."""
+    preset = {**saved["config"], **saved["train_config"]} if saved else PRESETS[args.preset or "course"]
 
     def chosen(names: list[str]) -> dict:
         values = {name: preset[name] for name in names if name in preset}
@@ -144,15 +146,16 @@ def run(args: argparse.Namespace) -> TrainState:
     device = default_device() if args.device == "auto" else args.device
     train_text, val_text = load_corpus(args.corpus, args.sha256, args.val_fraction)
     tokenizer = CharTokenizer.from_text(train_text + val_text)
-    config, recipe = configs_from_args(args, tokenizer.vocab_size)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if recipe.batch_size % world_size:
-        raise ValueError(f"--batch-size {recipe.batch_size} cannot be split evenly among {world_size} processes: "
-                         f"use a multiple of {world_size}")
     if args.resume and not path.is_file():
         raise FileNotFoundError(f"--resume: there is no {path} to continue; leave out --resume to start a new run")
     if not args.resume and path.exists():
         raise ValueError(f"{path} already exists: add --resume to continue that run, or choose another --out or --name")
+    saved = load_checkpoint(path) if args.resume else None  # to resume, the run's own settings are the base
+    config, recipe = configs_from_args(args, tokenizer.vocab_size, saved)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if recipe.batch_size % world_size:
+        raise ValueError(f"--batch-size {recipe.batch_size} cannot be split evenly among {world_size} processes: "
+                         f"use a multiple of {world_size}")
     check_writable(out)
     rank, world_size, device = start_processes(device)
 

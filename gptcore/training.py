@@ -227,9 +227,10 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, tokenizer:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: it was not written by gptcore's save_checkpoint.")
     if tokenizer is not None and checkpoint["tokenizer"] != tokenizer.to_dict():
         theirs, ours = CharTokenizer.from_dict(checkpoint["tokenizer"]).vocab, tokenizer.vocab
+        only_theirs, only_ours = "".join(sorted(set(theirs) - set(ours))), "".join(sorted(set(ours) - set(theirs)))
         detail = ("the same characters, numbered in another order" if set(theirs) == set(ours) else
-                  f"{len(theirs)} characters, not these {len(ours)}; only in the checkpoint: "
-                  f"{''.join(sorted(set(theirs) - set(ours)))!r}, only here: {''.join(sorted(set(ours) - set(theirs)))!r}")
+                  f"{len(theirs)} characters, not these {len(ours)}; only in the checkpoint: {only_theirs!r}, "
+                  f"only here: {only_ours!r}")
         raise CheckpointError(f"{path} was made with another vocabulary ({detail}): use the text it was trained on.")
     if model is not None:
         ours, theirs = asdict(getattr(model, "module", model).config), checkpoint["config"]

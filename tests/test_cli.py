@@ -179,3 +179,16 @@ def test_the_commands_run_as_modules():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ROMEO:") and len(done.stdout) == len("ROMEO:") + 20 + 1
     assert "Warning" not in done.stderr
+
+
+def test_resume_takes_the_model_and_recipe_from_the_checkpoint(cli, corpus, tmp_path, capsys):
+    train, _ = cli
+    flags = ["--preset", "tiny", "--corpus", str(corpus), "--n-embd", "16", "--steps", "8", "--eval-interval", "4",
+             "--no-progress"]
+    train.main(flags + ["--out", str(tmp_path / "straight")])
+    train.main(flags + ["--out", str(tmp_path / "stopped"), "--stop-after", "5"])
+    train.main(["--corpus", str(corpus), "--out", str(tmp_path / "stopped"), "--name", "tiny", "--resume",
+                "--no-progress"])
+    assert "resuming at step 5" in capsys.readouterr().out
+    assert log_of(tmp_path / "stopped") == log_of(tmp_path / "straight")
+    assert load_checkpoint(tmp_path / "stopped" / "tiny.pt")["config"]["n_embd"] == 16

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from gptcore.data import CharTokenizer
 from gptcore.model import GPT, GPTConfig
-from gptcore.training import (CheckpointError, TrainConfig, TrainState, default_device, estimate_loss, load_checkpoint,
+from gptcore.training import (CheckpointError, TrainConfig, default_device, estimate_loss, load_checkpoint,
                               load_model, lr_at, make_optimizer, resume_state, save_checkpoint, train)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,23 +18,12 @@ import time
 
 import torch
 
+from common import MODELS, VOCAB, sync
 from gptcore.generate import generate
 from gptcore.model import GPT, GPTConfig
 from gptcore.training import default_device
 
-VOCAB = 76
-CONTEXT = 512
-MODELS = {
-    "course layers (4 x 8 heads, 64 wide)": dict(n_layer=4, n_head=8, n_embd=64),
-    "wide (4 x 4 heads, 128 wide)": dict(n_layer=4, n_head=4, n_embd=128),
-}
-
-
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
+CONTEXT = 512  # the models' context here, instead of their usual 64
 
 
 def timed(model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool,
@@ -57,9 +46,9 @@ def main() -> None:
           f"{args.new_tokens} new tokens, context {CONTEXT}, greedy")
     print("| model | no cache tokens/s | KV cache tokens/s | speed-up | identical tokens |")
     print("| --- | ---: | ---: | ---: | --- |")
-    for name, fields in MODELS.items():
+    for name, (fields, _) in MODELS.items():
         torch.manual_seed(0)
-        model = GPT(GPTConfig(vocab_size=VOCAB, block_size=CONTEXT, **fields)).to(args.device).eval()
+        model = GPT(GPTConfig(vocab_size=VOCAB, **{**fields, "block_size": CONTEXT})).to(args.device).eval()
         prompt = torch.zeros(1, 1, dtype=torch.long, device=args.device)
         timed(model, prompt, 16, False, args.device), timed(model, prompt, 16, True, args.device)  # warm up
         best = {}

@@ -16,23 +16,10 @@ import argparse
 import time
 
 import torch
-from torch import nn
 
+from common import MODELS, VOCAB, sync, training_step
 from gptcore.model import GPT, GPTConfig
-from gptcore.training import TrainConfig, default_device, make_optimizer
-
-MODELS = {  # name: (GPTConfig fields, batch size): the course model with its recipe's batch, and a wider one
-    "course (4 x 8 heads, 64 wide)": (dict(n_layer=4, n_head=8, n_embd=64, block_size=64), TrainConfig().batch_size),
-    "wide (4 x 4 heads, 128 wide)": (dict(n_layer=4, n_head=4, n_embd=128, block_size=64), 12),
-}
-VOCAB = 76
-
-
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
+from gptcore.training import default_device
 
 
 def matmul_peak(device: str, n: int | None = None, repeats: int = 10) -> float:
@@ -63,17 +50,9 @@ def step_time(config: GPTConfig, batch_size: int, device: str, steps: int, compi
     """Median seconds per training step after warm-up, and the seconds the warm-up (and compilation) took."""
     torch.manual_seed(0)
     model = GPT(config).to(device)
-    optimizer = make_optimizer(model, TrainConfig())
-    network = torch.compile(model) if compile else model
     x = torch.randint(VOCAB, (batch_size, config.block_size), device=device)
     y = torch.randint(VOCAB, (batch_size, config.block_size), device=device)
-
-    def step() -> None:
-        _, loss = network(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+    step = training_step(model, x, y, torch.compile(model) if compile else None)
 
     sync(device)
     start = time.perf_counter()

@@ -19,14 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common import MODELS, VOCAB, sync, training_step
 from gptcore.model import GPT, GPTConfig
-from gptcore.training import TrainConfig, default_device, make_optimizer
-
-VOCAB = 76
-MODELS = {  # name: (GPTConfig fields, batch size): the course model with its recipe's batch, and a wider one
-    "course (4 x 8 heads, 64 wide)": (dict(n_layer=4, n_head=8, n_embd=64, block_size=64), TrainConfig().batch_size),
-    "wide (4 x 4 heads, 128 wide)": (dict(n_layer=4, n_head=4, n_embd=128, block_size=64), 12),
-}
+from gptcore.training import default_device
 
 
 class TorchGPT(nn.Module):
@@ -53,27 +48,6 @@ class TorchGPT(nn.Module):
         return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
-
-
-def stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
-    """One training step of `model` (forward, backward, clipping, AdamW) as a function."""
-    optimizer = make_optimizer(model, TrainConfig())
-
-    def step() -> None:
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-
-    return step
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=default_device())
@@ -88,7 +62,7 @@ def main() -> None:
         ours, theirs = GPT(config).to(args.device), TorchGPT(config).to(args.device)
         x = torch.randint(VOCAB, (batch_size, config.block_size), device=args.device)
         y = torch.randint(VOCAB, (batch_size, config.block_size), device=args.device)
-        steps = {"gptcore": stepper(ours, x, y), "torch": stepper(theirs, x, y)}
+        steps = {"gptcore": training_step(ours, x, y), "torch": training_step(theirs, x, y)}
         times: dict[str, list[float]] = {"gptcore": [], "torch": []}
         for round in range(args.rounds + 5):
             for which in (["gptcore", "torch"] if round % 2 == 0 else ["torch", "gptcore"]):

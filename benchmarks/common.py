@@ -4,12 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gptcore.training import TrainConfig, make_optimizer
+from gptcore.data import CharTokenizer, shakespeare
+from gptcore.model import GPTConfig
+from gptcore.training import TrainConfig, make_optimizer, preset_configs, train_step
 
-VOCAB = 76  # the plays' vocabulary size
-MODELS = {  # name: (GPTConfig fields, batch size): the course model with its recipe's batch, and a wider one
-    "course (4 x 8 heads, 64 wide)": (dict(n_layer=4, n_head=8, n_embd=64, block_size=64), TrainConfig().batch_size),
-    "wide (4 x 4 heads, 128 wide)": (dict(n_layer=4, n_head=4, n_embd=128, block_size=64), 12),
+VOCAB = CharTokenizer.from_text("".join(shakespeare())).vocab_size  # the plays' vocabulary
+MODELS: dict[str, tuple[GPTConfig, TrainConfig]] = {  # the library's presets, with their recipes' batches
+    "course (4 x 8 heads, 64 wide)": preset_configs("course", VOCAB),
+    "wide (4 x 4 heads, 128 wide)": preset_configs("wide", VOCAB),
 }
 
 
@@ -21,17 +23,15 @@ def sync(device: str) -> None:
         torch.mps.synchronize()
 
 
-def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, network: nn.Module | None = None):
-    """One training step of `model` as gptcore.training.train takes it (forward, backward, clipping, AdamW),
-    as a function; `network` is the module to call, if not the model itself (a compiled model)."""
-    optimizer = make_optimizer(model, TrainConfig())
+def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, network: nn.Module | None = None,
+                  recipe: TrainConfig | None = None):
+    """gptcore.training.train_step on a fixed batch, as a function of no arguments; `network` is the
+    module to call, if not the model itself (a compiled model)."""
+    recipe = recipe or TrainConfig()
+    optimizer = make_optimizer(model, recipe)
     network = model if network is None else network
 
     def step() -> None:
-        _, loss = network(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        train_step(network, optimizer, x, y, recipe.lr, recipe.grad_clip)
 
     return step

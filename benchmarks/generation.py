@@ -14,12 +14,13 @@ is reported.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import torch
 
 from common import MODELS, VOCAB, sync
-from gptcore.generate import generate
+from gptcore.generation import generate
 from gptcore.model import GPT, GPTConfig
 from gptcore.training import default_device
 
@@ -46,9 +47,9 @@ def main() -> None:
           f"{args.new_tokens} new tokens, context {CONTEXT}, greedy")
     print("| model | no cache tokens/s | KV cache tokens/s | speed-up | identical tokens |")
     print("| --- | ---: | ---: | ---: | --- |")
-    for name, (fields, _) in MODELS.items():
+    for name, (config, _) in MODELS.items():
         torch.manual_seed(0)
-        model = GPT(GPTConfig(vocab_size=VOCAB, **{**fields, "block_size": CONTEXT})).to(args.device).eval()
+        model = GPT(dataclasses.replace(config, block_size=CONTEXT)).to(args.device).eval()
         prompt = torch.zeros(1, 1, dtype=torch.long, device=args.device)
         timed(model, prompt, 16, False, args.device), timed(model, prompt, 16, True, args.device)  # warm up
         best = {}

@@ -81,8 +81,8 @@ def main() -> None:
           f"measured float32 matmul peak {peak / 1e9:,.1f} GFLOP/s")
     print("| model | batch | compiled | first 5 steps, s | ms/step | tokens/s | MFU |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
-    for name, (fields, batch_size) in MODELS.items():
-        config = GPTConfig(vocab_size=VOCAB, **fields)
+    for name, (config, recipe) in MODELS.items():
+        batch_size = recipe.batch_size
         for compile in ([False] if args.no_compile else [False, True]):
             seconds, warm_up = step_time(config, batch_size, args.device, args.steps, compile)
             tokens = batch_size * config.block_size / seconds

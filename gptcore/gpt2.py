@@ -2,6 +2,7 @@
 # Source: chapters/12_every_llm.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
+# %% chapters/12_every_llm.ipynb 3
 """GPT-2's published sizes as gptcore configurations, and a bridge to Hugging Face transformers' GPT-2."""
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,6 @@ from gptcore.model import GPT, GPTConfig
 
 if TYPE_CHECKING:  # only for the type hint: gptcore itself never needs transformers
     from transformers import GPT2LMHeadModel
-
-__all__ = ["GPT2_SIZES", "gpt2_config", "gpt2_state_dict", "to_huggingface"]
 
 GPT2_SIZES: dict[str, dict[str, int]] = {  # depth, heads and width of the four released GPT-2 models
     "small": dict(n_layer=12, n_head=12, n_embd=768),
@@ -30,6 +29,7 @@ def gpt2_config(size: str = "small") -> GPTConfig:
                      **GPT2_SIZES[size])
 
 
+# %% chapters/12_every_llm.ipynb 15
 def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     """model's weights (not copies) under transformers' GPT-2 names, Linear weights transposed to Conv1D's (in, out)."""
     sd = {"transformer.wte.weight": model.embed.token.weight, "transformer.wpe.weight": model.embed.position.weight}
@@ -65,3 +65,7 @@ def to_huggingface(model: GPT) -> "GPT2LMHeadModel":
     if c.tie_weights:
         hf.tie_weights()  # assign=True gave lm_head its own copy; share wte again, as GPT-2 does
     return hf.eval()
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = ["GPT2_SIZES", "gpt2_config", "gpt2_state_dict", "to_huggingface"]

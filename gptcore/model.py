@@ -2,6 +2,7 @@
 # Source: chapters/08_gpt_model.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
+# %% chapters/08_gpt_model.ipynb 3
 """The full GPT: embeddings, a stack of blocks, a final layer norm and a linear layer to the vocabulary."""
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptcore.block import Block, LayerNorm
+from gptcore.attention import head_size_for
+from gptcore.block import Block
+from gptcore.checks import check_flag, check_length, check_positive_int, check_probability
 from gptcore.embeddings import Embeddings
-
-__all__ = ["GPTConfig", "GPT", "param_count_formula"]
+from gptcore.layer_norm import LayerNorm
 
 
 @dataclass
@@ -34,25 +36,14 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"GPTConfig.{name} must be an int, got {value!r} ({type(value).__name__})")
-            if value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value}")
-        if self.n_embd % self.n_head:
-            divisors = [h for h in range(1, self.n_embd + 1) if self.n_embd % h == 0]
-            raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: each head gets "
-                             f"n_embd // n_head channels; choose n_head from {divisors}")
-        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool):
-            raise TypeError(f"GPTConfig.dropout must be a number, got {self.dropout!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig.dropout is a probability in [0, 1), got {self.dropout} "
-                             "(1 would zero every activation)")
+            check_positive_int(f"GPTConfig.{name}", getattr(self, name))
+        head_size_for(self.n_embd, self.n_head)  # n_head must divide n_embd
+        check_probability("GPTConfig.dropout", self.dropout)
         for name in ("bias", "tie_weights"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}")
+            check_flag(f"GPTConfig.{name}", getattr(self, name))
 
 
+# %% chapters/08_gpt_model.ipynb 9
 class GPT(nn.Module):
     """A decoder-only transformer language model: token ids in, next-token logits (and loss) out."""
 
@@ -89,9 +80,7 @@ class GPT(nn.Module):
         B, T = idx.shape
         if T == 0:
             raise ValueError("idx holds no tokens: give the model at least one token per sequence")
-        if T > self.config.block_size:
-            raise ValueError(f"sequence of {T} tokens is longer than block_size={self.config.block_size}: "
-                             f"crop it to the last {self.config.block_size} tokens, idx[:, -{self.config.block_size}:]")
+        check_length(T, self.config.block_size)
         x = self.drop(self.embed(idx))
         for block in self.blocks:
             x = block(x)
@@ -108,6 +97,7 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+# %% chapters/08_gpt_model.ipynb 14
 def param_count_formula(config: GPTConfig) -> int:
     """The number of parameters of GPT(config), added up component by component."""
     V, T, C, L = config.vocab_size, config.block_size, config.n_embd, config.n_layer
@@ -119,3 +109,7 @@ def param_count_formula(config: GPTConfig) -> int:
     block = 2 * layer_norm + attention + feedforward   # = 12C^2 + 13C with biases
     lm_head = 0 if config.tie_weights else V * C       # no bias
     return embeddings + L * block + layer_norm + lm_head
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = ["GPTConfig", "GPT", "param_count_formula"]

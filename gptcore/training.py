@@ -2,14 +2,12 @@
 # Source: chapters/09_training.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-"""Training the GPT: the learning-rate schedule, evaluation, the resumable loop and checkpoints."""
+# %% chapters/09_training.ipynb 9
+"""Training the GPT: the learning-rate schedule, evaluation, one training step, and the resumable loop."""
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import torch
@@ -17,11 +15,9 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from gptcore.data import CharTokenizer, get_batch
-from gptcore.model import GPT, GPTConfig
-
-__all__ = ["default_device", "TrainConfig", "lr_at", "estimate_loss", "make_optimizer", "new_history", "TrainState",
-           "train", "CheckpointError", "save_checkpoint", "load_checkpoint", "resume_state", "load_model"]
+from gptcore.checks import check_positive_int
+from gptcore.data import get_batch
+from gptcore.model import GPTConfig
 
 
 def default_device() -> str:
@@ -33,6 +29,7 @@ def default_device() -> str:
     return "cpu"
 
 
+# %% chapters/09_training.ipynb 10
 @dataclass
 class TrainConfig:
     """The training recipe: how long, how big a batch, how fast, and how often to evaluate."""
@@ -50,8 +47,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_interval", "eval_batches"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)}")
+            check_positive_int(f"TrainConfig.{name}", getattr(self, name))
+        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"TrainConfig.{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"TrainConfig.{name} must be a finite number, got {value}")
         if not 0 <= self.warmup_steps <= self.steps:
             raise ValueError(f"warmup_steps={self.warmup_steps} must be between 0 and steps={self.steps}")
         if not 0 < self.min_lr <= self.lr:
@@ -69,6 +71,7 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
+# %% chapters/09_training.ipynb 14
 @torch.no_grad()
 def estimate_loss(model: nn.Module, data: torch.Tensor, block_size: int, batch_size: int = 32, batches: int = 20,
                   seed: int = 1234, device: str | torch.device = "cpu") -> float:
@@ -85,6 +88,7 @@ def estimate_loss(model: nn.Module, data: torch.Tensor, block_size: int, batch_s
     return total / batches
 
 
+# %% chapters/09_training.ipynb 17
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW; weight decay shrinks the matrices only, never the biases or the layer norms' gains."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -93,7 +97,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
 
 
-def new_history() -> dict[str, list]:
+def _new_history() -> dict[str, list]:
     """Empty loss records: every step's loss and learning rate, and each evaluation's train and val loss."""
     return {"step": [], "loss": [], "lr": [], "eval_step": [], "train_loss": [], "val_loss": []}
 
@@ -104,12 +108,27 @@ class TrainState:
 
     step: int = 0
     generator: torch.Generator = field(default_factory=torch.Generator)
-    history: dict[str, list] = field(default_factory=new_history)
+    history: dict[str, list] = field(default_factory=_new_history)
 
     @classmethod
     def start(cls, seed: int) -> TrainState:
         """A fresh run whose batches come from a generator seeded with `seed`."""
         return cls(generator=torch.Generator().manual_seed(seed))
+
+
+# %% chapters/09_training.ipynb 18
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               lr: float, grad_clip: float = 1.0) -> torch.Tensor:
+    """One update: set the learning rate, forward, backward, clip the gradient, step; return the loss."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    _, loss = model(x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()  # with DistributedDataParallel, this also averages the gradients of all processes
+    if grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach()
 
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data: torch.Tensor, val_data: torch.Tensor,
@@ -140,16 +159,8 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data: torch.
                disable=not progress or rank != 0)
     for step in bar:
         lr = lr_at(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         x, y = get_batch(train_data, config.batch_size, block_size, generator=state.generator)
-        _, loss = model(x[mine].to(device), y[mine].to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # with DistributedDataParallel, this also averages the gradients of all processes
-        if config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        loss = loss.detach()
+        loss = train_step(model, optimizer, x[mine].to(device), y[mine].to(device), lr, config.grad_clip)
         if world_size > 1:  # log the whole batch's loss: the mean of the processes' losses
             dist.all_reduce(loss)
             loss /= world_size
@@ -170,99 +181,42 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data: torch.
     return state
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: unreadable, incomplete, or made for another model or vocabulary."""
+# %% chapters/09_training.ipynb 20
+# A preset names GPTConfig and TrainConfig fields; the fields it leaves out keep the dataclasses' defaults.
+PRESETS: dict[str, dict] = {
+    "course": {},  # the course model and recipe of this chapter: GPTConfig's and TrainConfig's defaults
+    "tiny": dict(n_layer=2, n_head=2, n_embd=32, block_size=32, steps=40, batch_size=8, warmup_steps=5,
+                 eval_interval=10, eval_batches=4),  # a smoke test: seconds on a CPU
+    "wide": dict(n_layer=4, n_head=4, n_embd=128, batch_size=12, steps=6000, lr=2e-3, min_lr=2e-4,
+                 warmup_steps=200, eval_interval=500),  # 4 blocks of 4 heads, 128 wide: ~0.8 M parameters
+}
 
 
-CHECKPOINT_KEYS = ("model", "config", "tokenizer", "optimizer", "step", "rng", "history", "train_config")
+def preset_configs(name: str, vocab_size: int, **changes) -> tuple[GPTConfig, TrainConfig]:
+    """The model and the recipe that a preset names, with any of their fields changed by keyword."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(map(repr, PRESETS))}")
+    settings = {**PRESETS[name], **changes}
+    model_fields = {f.name for f in fields(GPTConfig)} - {"vocab_size"}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(settings) - model_fields - train_fields)
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a field of GPTConfig or TrainConfig")
+    model = {k: v for k, v in settings.items() if k in model_fields}
+    return GPTConfig(vocab_size=vocab_size, **model), TrainConfig(**{k: v for k, v in settings.items()
+                                                                      if k in train_fields})
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, tokenizer: CharTokenizer,
-                    optimizer: torch.optim.Optimizer | None = None, state: TrainState | None = None,
-                    train_config: TrainConfig | None = None) -> Path:
-    """Write everything needed to use or resume a run to one file, atomically: a crash leaves the old file intact."""
-    core = getattr(model, "module", model)
-    checkpoint = {
-        "model": core.state_dict(),
-        "config": asdict(core.config),
-        "tokenizer": tokenizer.to_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "step": state.step if state is not None else 0,
-        "rng": {"batches": state.generator.get_state() if state is not None else None,  # the batches to come
-                "torch": torch.get_rng_state(),  # dropout's random numbers, on the CPU and on GPUs
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-        "history": state.history if state is not None else new_history(),
-        "train_config": asdict(train_config) if train_config is not None else None,
-    }
-    path = Path(path)
-    # A temporary file in the same folder (so the rename below stays on one file system), then os.replace,
-    # which swaps it in as one atomic step: a reader sees the old file or the new one, never half of one.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private to its owner; a checkpoint is ordinary data
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())  # on disk, not just in the operating system's cache, before the swap
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_checkpoint(path: str | Path, model: nn.Module | None = None, tokenizer: CharTokenizer | None = None,
-                    optimizer: torch.optim.Optimizer | None = None, device: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint safely (weights_only); check that it fits the model and tokenizer given; load their states."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: check the path, or train one with `python -m gptcore.train`")
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {error}. "
-                              "Use another copy, or re-create it with `python -m gptcore.train`.") from error
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
-    if missing:
-        raise CheckpointError(f"{path} lacks {', '.join(missing)}: it was not written by gptcore's save_checkpoint.")
-    if tokenizer is not None and checkpoint["tokenizer"] != tokenizer.to_dict():
-        theirs, ours = CharTokenizer.from_dict(checkpoint["tokenizer"]).vocab, tokenizer.vocab
-        only_theirs, only_ours = "".join(sorted(set(theirs) - set(ours))), "".join(sorted(set(ours) - set(theirs)))
-        detail = ("the same characters, numbered in another order" if set(theirs) == set(ours) else
-                  f"{len(theirs)} characters, not these {len(ours)}; only in the checkpoint: {only_theirs!r}, "
-                  f"only here: {only_ours!r}")
-        raise CheckpointError(f"{path} was made with another vocabulary ({detail}): use the text it was trained on.")
-    if model is not None:
-        ours, theirs = asdict(getattr(model, "module", model).config), checkpoint["config"]
-        differences = [f"{k}={theirs.get(k)} in the checkpoint but {v} in the model" for k, v in ours.items()
-                       if theirs.get(k) != v]
-        if differences:
-            raise CheckpointError(f"{path} was made for another model: {'; '.join(differences)}. "
-                                  "Build the model from the checkpoint (load_model), or train a new one.")
-    if optimizer is not None and checkpoint["optimizer"] is None:
-        raise CheckpointError(f"{path} holds no optimizer state, so its training cannot be resumed.")
-    if model is not None:
-        getattr(model, "module", model).load_state_dict(checkpoint["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-    return checkpoint
-
-
-def resume_state(checkpoint: dict) -> TrainState:
-    """The TrainState a checkpoint was saved at; also restores torch's global RNG (dropout) as it was."""
-    if checkpoint["rng"]["batches"] is None:
-        raise CheckpointError("this checkpoint was saved without a training state, so it cannot be resumed")
-    generator = torch.Generator()
-    generator.set_state(checkpoint["rng"]["batches"].cpu())
-    torch.set_rng_state(checkpoint["rng"]["torch"].cpu())
-    if checkpoint["rng"].get("cuda") and len(checkpoint["rng"]["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all([state.cpu() for state in checkpoint["rng"]["cuda"]])
-    return TrainState(step=checkpoint["step"], generator=generator, history=checkpoint["history"])
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[GPT, CharTokenizer]:
-    """The trained model (in eval mode, on `device`) and its tokenizer, from a checkpoint file."""
-    checkpoint = load_checkpoint(path, device=device)
-    model = GPT(GPTConfig(**checkpoint["config"]))
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), CharTokenizer.from_dict(checkpoint["tokenizer"])
+# The public names above, computed by scripts/export.py.
+__all__ = [
+    "default_device",
+    "TrainConfig",
+    "lr_at",
+    "estimate_loss",
+    "make_optimizer",
+    "TrainState",
+    "train_step",
+    "train",
+    "PRESETS",
+    "preset_configs",
+]

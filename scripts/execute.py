@@ -6,12 +6,15 @@ Usage:
 
 Each notebook runs top to bottom in its own fresh kernel from the chapters/ folder, exactly as
 nbval will run it; outputs and widget state are stored, execution counts run 1..n, and no timing
-metadata is written, so a re-run that changes nothing leaves the file unchanged.
+metadata is written, so a re-run that changes nothing leaves the file unchanged. Each code cell
+records a hash of the source it was executed from (``metadata.source_hash``), so that
+``tests/test_notebooks.py`` can tell when a cell was edited after its outputs were stored.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import subprocess
 import sys
 import time
@@ -23,6 +26,11 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def source_hash(source: str) -> str:
+    """A short fingerprint of a cell's source: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
 def execute(path: Path, timeout: int = 900) -> float:
     """Run one notebook in place; return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
@@ -32,6 +40,8 @@ def execute(path: Path, timeout: int = 900) -> float:
     client.execute()
     for cell in nb.cells:  # nbclient adds these; they only make diffs noisy
         cell.get("metadata", {}).pop("execution", None)
+        if cell.cell_type == "code":
+            cell.metadata["source_hash"] = source_hash(cell.source)
     nb.metadata.pop("jupytext", None)  # left by authoring tools; not part of the chapter
     nbformat.write(nb, path)
     return time.perf_counter() - start

@@ -1,12 +1,19 @@
 """Write the notebooks' exported cells into the gptcore package.
 
-The chapter notebooks are the only place gptcore's code is written. A code cell
-tagged ``export`` in ``chapters/NN_name.ipynb`` is copied, in order, into
-``gptcore/<module>.py``, where ``<module>`` is the notebook's metadata entry
-``"gptcore": {"module": "<module>"}``; a cell tagged ``export:<name>`` goes to
-``gptcore/<name>.py`` instead (for a notebook that writes two modules). ``gptcore/__init__.py`` is generated too:
-it re-exports every name in each module's ``__all__`` (a module whose ``__all__`` is empty, such as
-a command-line tool, is left out, so ``import gptcore`` does not import it).
+The chapter notebooks are the only place gptcore's code is written. A code cell tagged
+``export`` in ``chapters/NN_name.ipynb`` is copied, in order, into ``gptcore/<module>.py``,
+where ``<module>`` is the notebook's metadata entry ``"gptcore": {"module": "<module>"}``;
+a cell tagged ``export:<name>`` goes to ``gptcore/<name>.py`` instead (for a notebook that
+writes two modules). A dotted name is a sub-package: ``export:cli.train`` writes
+``gptcore/cli/train.py``, and ``export:cli`` then writes ``gptcore/cli/__init__.py``.
+
+Each copied cell is preceded by a marker naming its notebook and cell index
+(``# %% chapters/04_transformer_block.ipynb 10``), so a reader of gptcore/ can find the
+prose behind any function. A module's ``__all__`` is computed here from its public names
+(those defined at its top level without a leading underscore); the cells never write it.
+
+``gptcore/__init__.py`` re-exports the small public API: the names listed in each
+notebook's metadata ``"gptcore": {"api": [...]}``, plus ``__version__``.
 
 Usage:
     python scripts/export.py            # regenerate every module from chapters/
@@ -30,63 +37,166 @@ HEADER = (
     "# Source: {source} (its cells tagged 'export').\n"
     "# Edit the notebook, then run `python scripts/export.py` to regenerate this file.\n"
 )
+INIT_HEADER = (
+    "# GENERATED FILE, DO NOT EDIT BY HAND.\n"
+    '# Source: the "api" lists in the metadata of chapters/*.ipynb.\n'
+    "# Edit the notebooks, then run `python scripts/export.py` to regenerate this file.\n"
+)
+INIT_DOC = '"""gptcore: a GPT built chapter by chapter in the course notebooks."""'
 
 
 def cell_module(cell: dict, default: str | None, path: Path) -> str | None:
-    """The module a cell exports to: 'export' means the notebook's module, 'export:name' names one."""
+    """The module a cell exports to: 'export' is the notebook's module, 'export:x' names one."""
     for tag in cell.get("metadata", {}).get("tags", []):
         if tag == EXPORT_TAG:
             if not default:
-                raise SystemExit(f"{path}: a cell is tagged '{EXPORT_TAG}' but the notebook has no metadata "
-                                 '"gptcore": {"module": "..."}; add it, or tag the cell "export:<module>".')
+                raise SystemExit(
+                    f"{path}: a cell is tagged '{EXPORT_TAG}' but the notebook has no "
+                    'metadata "gptcore": {"module": "..."}; add it, or tag the cell '
+                    '"export:<module>".'
+                )
             return default
         if tag.startswith(EXPORT_TAG + ":"):
             return tag.split(":", 1)[1]
     return None
 
 
+def public_names(text: str, where: str) -> list[str]:
+    """The names a module defines at its top level without a leading underscore, in order."""
+    names: list[str] = []
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            targets = [node.name]
+        elif isinstance(node, ast.Assign):
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets = [node.target.id]
+        else:
+            continue
+        if "__all__" in targets:
+            raise SystemExit(
+                f"{where}: an exported cell assigns __all__; remove it: scripts/export.py "
+                "computes __all__ from the public names (give helpers a leading underscore)."
+            )
+        names += [n for n in targets if not n.startswith("_") and n not in names]
+    return names
+
+
 def render_modules(path: Path) -> dict[str, str]:
-    """The text of every module one notebook exports, keyed by module name."""
+    """The text of every module one notebook exports, keyed by dotted module name."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
     default = notebook.get("metadata", {}).get("gptcore", {}).get("module")
+    source = path.relative_to(ROOT).as_posix()
     cells: dict[str, list[str]] = {}
-    for cell in notebook["cells"]:
-        module = cell_module(cell, default, path) if cell["cell_type"] == "code" else None
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        module = cell_module(cell, default, path)
         if module:
-            cells.setdefault(module, []).append("".join(cell["source"]).strip("\n"))
-    header = HEADER.format(source=path.relative_to(ROOT).as_posix())
-    return {m: header + "\n" + "\n\n\n".join(c) + "\n" for m, c in cells.items()}
+            code = "".join(cell["source"]).strip("\n")
+            cells.setdefault(module, []).append(f"# %% {source} {index}\n{code}")
+    modules = {}
+    for module, parts in cells.items():
+        body = "\n\n\n".join(parts) + "\n"
+        names = public_names(body, f"{source} (gptcore/{module_path(module)})")
+        modules[module] = (
+            HEADER.format(source=source)
+            + "\n"
+            + body
+            + "\n\n# The public names above, computed by scripts/export.py.\n"
+            + "__all__ = "
+            + python_list(names)
+            + "\n"
+        )
+    return modules
 
 
-def module_all(text: str, name: str) -> list[str]:
-    """The names listed in a module's ``__all__`` (read from its source, not imported)."""
+def python_list(names: list[str], indent: str = "") -> str:
+    """A list of names as ruff formats it: on one line if it fits in 88 columns, else one per line."""
+    one_line = "[" + ", ".join(f'"{n}"' for n in names) + "]"
+    if len(indent) + len(one_line) <= 80:
+        return one_line
+    return "[\n" + "".join(f'{indent}    "{n}",\n' for n in names) + indent + "]"
+
+
+def import_line(module: str, names: list[str]) -> str:
+    """`from .module import a, b` as ruff formats it, in parentheses when too long."""
+    line = f"from .{module} import {', '.join(names)}"
+    if len(line) <= 88:
+        return line
+    return f"from .{module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+
+
+def module_path(module: str, packages: set[str] = frozenset()) -> str:
+    """The file a dotted module name is written to, relative to gptcore/."""
+    parts = module.split(".")
+    if module in packages:
+        return "/".join(parts + ["__init__.py"])
+    return "/".join(parts) + ".py"
+
+
+def module_all(text: str) -> list[str]:
+    """The names in a generated module's ``__all__`` (read from its source, not imported)."""
     for node in ast.parse(text).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, "id", None) == "__all__" for t in node.targets
+        ):
             return list(ast.literal_eval(node.value))
-    raise SystemExit(f"gptcore/{name}.py: the exported cells define no __all__; list the public names.")
+    return []
 
 
 def render_package() -> dict[str, str]:
-    """Every generated file of gptcore/, keyed by file name, in chapter order."""
-    files: dict[str, str] = {}
+    """Every generated file of gptcore/, keyed by its path relative to gptcore/."""
+    modules: dict[str, str] = {}
     sources: dict[str, Path] = {}
+    api: list[tuple[str, str]] = []  # (module, name), in chapter order
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb")):
-        for module, text in render_modules(path).items():
+        rendered = render_modules(path)
+        for module, text in rendered.items():
             if module in sources:
-                raise SystemExit(f"{path} and {sources[module]} both export to gptcore/{module}.py; "
-                                 "each module comes from one notebook.")
+                raise SystemExit(
+                    f"{path} and {sources[module]} both export to gptcore/{module}; "
+                    "each module comes from one notebook."
+                )
             sources[module] = path
-            files[f"{module}.py"] = text
-    lines = ['"""gptcore: a character-level GPT, built chapter by chapter in the course notebooks."""', ""]
-    names: list[str] = []
-    for filename, text in files.items():
-        module = filename[:-3]
-        public = module_all(text, module)
-        names += public
-        if public:  # a module with an empty __all__ (a command such as gptcore.train) is not imported here
-            lines.append(f"from .{module} import {', '.join(public)}")
-    lines += ["", "__all__ = [" + ", ".join(repr(n) for n in names) + "]", ""]
-    files["__init__.py"] = HEADER.format(source="every chapters/*.ipynb") + "\n" + "\n".join(lines)
+            modules[module] = text
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        for name in meta.get("gptcore", {}).get("api", []):
+            homes = [m for m, text in rendered.items() if name in module_all(text)]
+            if len(homes) != 1:
+                raise SystemExit(
+                    f"{path}: the api name {name!r} is defined by {len(homes)} of the "
+                    "notebook's modules; list only public names it exports, once."
+                )
+            api.append((homes[0], name))
+    packages = {m.rsplit(".", 1)[0] for m in modules if "." in m}
+    files = {module_path(m, packages): text for m, text in modules.items()}
+    for package in sorted(packages - set(modules)):
+        raise SystemExit(f"gptcore/{package}/ has modules but no __init__: tag a cell export:{package}")
+    names = [name for _, name in api]
+    clashes = sorted(set(names) & {m.split(".")[0] for m in modules})
+    if clashes:
+        raise SystemExit(f"the api names {clashes} are also module names: rename one of each pair.")
+    lines = [
+        INIT_DOC,
+        "",
+        "import importlib.metadata",
+        "",
+    ]
+    for module in dict.fromkeys(m for m, _ in api):
+        chosen = [n for m, n in api if m == module]
+        lines.append(import_line(module, chosen))
+    lines += [
+        "",
+        "try:",
+        '    __version__ = importlib.metadata.version("gptcore")',
+        "except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed",
+        '    __version__ = "0+unknown"',
+        "",
+        "__all__ = " + python_list(["__version__", *names]),
+        "",
+    ]
+    files["__init__.py"] = INIT_HEADER + "\n" + "\n".join(lines)
     return files
 
 
@@ -99,15 +209,18 @@ def stale_files(files: dict[str, str]) -> list[str]:
             problems.append(f"gptcore/{name} is missing")
         elif target.read_text(encoding="utf-8") != text:
             problems.append(f"gptcore/{name} differs from what its notebook exports")
-    for target in sorted(PACKAGE.glob("*.py")):
-        if target.name not in files:
-            problems.append(f"gptcore/{target.name} is not exported by any notebook")
+    for target in sorted(PACKAGE.rglob("*.py")):
+        name = target.relative_to(PACKAGE).as_posix()
+        if name not in files:
+            problems.append(f"gptcore/{name} is not exported by any notebook")
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="only check that gptcore/ is up to date")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="only check that gptcore/ is current")
     args = parser.parse_args(argv)
     files = render_package()
     if args.check:
@@ -115,11 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         for p in problems:
             print(p + ": edit the notebook, then run `python scripts/export.py`", file=sys.stderr)
         return 1 if problems else 0
-    PACKAGE.mkdir(exist_ok=True)
     for name, text in files.items():
+        (PACKAGE / name).parent.mkdir(parents=True, exist_ok=True)
         (PACKAGE / name).write_text(text, encoding="utf-8")
-    for p in stale_files(files):
-        print("warning: " + p, file=sys.stderr)
+    for target in sorted(PACKAGE.rglob("*.py")):  # modules no notebook exports any more
+        if target.relative_to(PACKAGE).as_posix() not in files:
+            target.unlink()
+            print(f"removed {target.relative_to(ROOT)}: no notebook exports it")
     print(f"wrote {len(files)} files to gptcore/")
     return 0
 

@@ -1,14 +1,16 @@
-"""Tests for chapters 4-6: FeedForward, PlainBlock (gptcore.feedforward), ResidualBlock (gptcore.residual),
-LayerNorm and Block (gptcore.block)."""
+"""Tests for chapters 4-6: FeedForward (gptcore.feedforward), PlainBlock (gptcore.plain_block),
+ResidualBlock (gptcore.residual_block), LayerNorm (gptcore.layer_norm) and Block (gptcore.block)."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gptcore.attention import MultiHeadAttention
-from gptcore.block import Block, LayerNorm
-from gptcore.feedforward import FeedForward, PlainBlock
-from gptcore.residual import ResidualBlock
+from gptcore.block import Block
+from gptcore.feedforward import FeedForward
+from gptcore.layer_norm import LayerNorm
+from gptcore.plain_block import PlainBlock
+from gptcore.residual_block import ResidualBlock
 
 C, H, T = 32, 4, 8
 BLOCKS = [PlainBlock, ResidualBlock, Block]
@@ -99,13 +101,15 @@ def test_feedforward_dropout_only_in_training():
 
 def test_feedforward_bad_input_and_arguments():
     ffn = FeedForward(C)
-    with pytest.raises(ValueError, match="width 32"):
+    with pytest.raises(ValueError, match="width n_embd=32"):
         ffn(randn(2, T, C + 1))
     with pytest.raises(ValueError):
         ffn(torch.tensor(1.0))
-    for bad in (0, -4, 2.5):
+    for bad in (0, -4):
         with pytest.raises(ValueError, match="n_embd"):
             FeedForward(bad)
+    with pytest.raises(TypeError, match="n_embd must be an int"):
+        FeedForward(2.5)
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="dropout"):
             FeedForward(C, dropout=bad)
@@ -255,7 +259,7 @@ def test_layernorm_is_per_token_and_scale_invariant():
 
 
 def test_layernorm_bad_input_and_arguments():
-    with pytest.raises(ValueError, match="width 32"):
+    with pytest.raises(ValueError, match="width n_embd=32"):
         LayerNorm(C)(randn(2, T, 16))
     with pytest.raises(ValueError, match="n_embd"):
         LayerNorm(0)

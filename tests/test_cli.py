@@ -1,5 +1,4 @@
-"""Tests for the commands `python -m gptcore.train` and `python -m gptcore.sample`."""
-import importlib
+"""Tests for the command `gptcore` (`gptcore train`, `gptcore sample`, `python -m gptcore ...`)."""
 import json
 import os
 import signal
@@ -11,8 +10,10 @@ import pytest
 import torch
 
 import gptcore
+from gptcore.checkpoint import load_checkpoint
+from gptcore.cli import sample as sample_command
+from gptcore.cli import train as train_command
 from gptcore.data import load_plays
-from gptcore.training import load_checkpoint, train as train_function
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,9 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def cli():
     """The two command modules, imported in-process (fast), for the tests that call their main()."""
-    train, sample = importlib.import_module("gptcore.train"), importlib.import_module("gptcore.sample")
-    yield train, sample
-    gptcore.train = train_function  # importing the submodule gptcore.train rebound the package's name `train`
+    return train_command, sample_command
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +32,8 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", *args]
+    """`python -m gptcore ARGS...`: what the `gptcore` console script runs."""
+    return [sys.executable, "-m", "gptcore", *args]
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -49,9 +49,9 @@ def losses(log: list[dict]) -> list[float]:
 
 
 def test_the_documented_command_reproduces_the_course_checkpoint_first_losses(tmp_path):
-    """checkpoints/course.pt was made by `python -m gptcore.train --preset course --out checkpoints`."""
+    """checkpoints/course.pt was made by `gptcore train --preset course --out checkpoints`."""
     committed = load_checkpoint(ROOT / "checkpoints" / "course.pt")
-    subprocess.run(command("gptcore.train", "--preset", "course", "--out", str(tmp_path), "--stop-after", "3",
+    subprocess.run(command("train", "--preset", "course", "--out", str(tmp_path), "--stop-after", "3",
                            "--no-progress"), cwd=ROOT, env=environment(), check=True, capture_output=True)
     ours = load_checkpoint(tmp_path / "course.pt")
     assert ours["config"] == committed["config"] and ours["train_config"] == committed["train_config"]
@@ -62,11 +62,11 @@ def test_the_documented_command_reproduces_the_course_checkpoint_first_losses(tm
 
 def test_a_killed_run_resumes_with_the_same_losses_step_for_step(tmp_path, corpus):
     flags = ["--preset", "tiny", "--corpus", str(corpus), "--steps", "200", "--eval-interval", "25", "--no-progress"]
-    straight = subprocess.run(command("gptcore.train", *flags, "--out", str(tmp_path / "straight")), cwd=ROOT,
+    straight = subprocess.run(command("train", *flags, "--out", str(tmp_path / "straight")), cwd=ROOT,
                               env=environment(), capture_output=True, text=True)
     assert straight.returncode == 0, straight.stderr
 
-    killed = subprocess.Popen(command("gptcore.train", *flags, "--out", str(tmp_path / "killed")), cwd=ROOT,
+    killed = subprocess.Popen(command("train", *flags, "--out", str(tmp_path / "killed")), cwd=ROOT,
                               env=environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in killed.stdout:
         if "saved" in line:  # a checkpoint exists: pull the plug
@@ -77,7 +77,7 @@ def test_a_killed_run_resumes_with_the_same_losses_step_for_step(tmp_path, corpu
     stopped_at = load_checkpoint(tmp_path / "killed" / "tiny.pt")["step"]
     assert 25 <= stopped_at < 200  # it really was interrupted part-way
 
-    resumed = subprocess.run(command("gptcore.train", *flags, "--out", str(tmp_path / "killed"), "--resume"),
+    resumed = subprocess.run(command("train", *flags, "--out", str(tmp_path / "killed"), "--resume"),
                              cwd=ROOT, env=environment(), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming at step {stopped_at}" in resumed.stdout
@@ -88,10 +88,10 @@ def test_a_killed_run_resumes_with_the_same_losses_step_for_step(tmp_path, corpu
 
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path, corpus):
     flags = ["--preset", "tiny", "--corpus", str(corpus), "--steps", "30", "--device", "cpu", "--no-progress"]
-    one = subprocess.run(command("gptcore.train", *flags, "--out", str(tmp_path / "one")), cwd=ROOT,
+    one = subprocess.run(command("train", *flags, "--out", str(tmp_path / "one")), cwd=ROOT,
                          env=environment(), capture_output=True, text=True)
-    two = subprocess.run(command("torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gptcore.train",
-                                 *flags, "--out", str(tmp_path / "two")), cwd=ROOT, env=environment(),
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    two = subprocess.run([*torchrun, "-m", "gptcore", "train", *flags, "--out", str(tmp_path / "two")], cwd=ROOT, env=environment(),
                          capture_output=True, text=True)
     assert one.returncode == 0 and two.returncode == 0, two.stderr
     assert "x 2 processes" in two.stdout
@@ -173,8 +173,24 @@ def test_sample_command(cli, corpus, tmp_path, capsys):
     assert "no checkpoint at" in error(sample.main, ["--checkpoint", str(tmp_path / "none.pt")], capsys)
 
 
+def test_the_console_script_and_the_module_are_one_command():
+    for program in (["gptcore"], [sys.executable, "-m", "gptcore"]):
+        done = subprocess.run([*program, "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and "gptcore train" in done.stdout and "gptcore sample" in done.stdout
+        wrong = subprocess.run([*program, "trian"], capture_output=True, text=True)
+        assert wrong.returncode == 2 and "unknown command 'trian'" in wrong.stderr
+    assert gptcore.cli.main([]) == 2
+
+
+def test_the_commands_do_not_shadow_the_library():
+    import gptcore.cli.train  # noqa: F401
+
+    assert gptcore.train.__module__ == "gptcore.training"
+    assert gptcore.generate.__module__ == "gptcore.generation"
+
+
 def test_the_commands_run_as_modules():
-    done = subprocess.run(command("gptcore.sample", "--length", "20", "--prompt", "ROMEO:"), cwd=ROOT,
+    done = subprocess.run(command("sample", "--length", "20", "--prompt", "ROMEO:"), cwd=ROOT,
                           env=environment(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ROMEO:") and len(done.stdout) == len("ROMEO:") + 20 + 1

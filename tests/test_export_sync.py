@@ -18,7 +18,7 @@ def test_gptcore_matches_the_notebooks():
 
 
 def test_every_generated_file_names_its_source_and_says_do_not_edit():
-    for path in sorted((ROOT / "gptcore").glob("*.py")):
+    for path in sorted((ROOT / "gptcore").rglob("*.py")):
         head = path.read_text(encoding="utf-8").splitlines()[:3]
         assert "DO NOT EDIT" in head[0], f"{path.name} lacks the generated-file header"
         assert "Source: " in head[1], f"{path.name} does not name its source notebook"
@@ -39,19 +39,40 @@ def test_a_hand_edit_is_detected(tmp_path, monkeypatch):
 def test_export_tags_need_a_module(tmp_path, monkeypatch):
     chapters = tmp_path / "chapters"
     chapters.mkdir()
-    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["export"]}, "source": ["x = 1\n"],
-                     "outputs": [], "execution_count": None}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    cell = {"cell_type": "code", "metadata": {"tags": ["export"]}, "source": ["x = 1\n"],
+            "outputs": [], "execution_count": None}
+    nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (chapters / "01_x.ipynb").write_text(json.dumps(nb))
     monkeypatch.setattr(export, "CHAPTERS", chapters)
     monkeypatch.setattr(export, "ROOT", tmp_path)
     with pytest.raises(SystemExit, match="no metadata"):
         export.render_package()
-    nb["metadata"]["gptcore"] = {"module": "x"}
-    nb["cells"][0]["source"] = ['__all__ = ["x"]\n', "x = 1\n"]
-    nb["cells"].append({"cell_type": "code", "metadata": {"tags": ["export:y"]}, "source": ['__all__ = []\n'],
-                        "outputs": [], "execution_count": None})
+    nb["metadata"]["gptcore"] = {"module": "x", "api": ["hello"]}
+    nb["cells"][0]["source"] = ["hello = 1\n", "_helper = 2\n"]
+    nb["cells"].append({**cell, "metadata": {"tags": ["export:y"]}, "source": ["def y():\n", "    pass\n"]})
+    nb["cells"].append({**cell, "metadata": {"tags": ["export:cli"]}, "source": ["z = 3\n"]})
+    nb["cells"].append({**cell, "metadata": {"tags": ["export:cli.run"]}, "source": ["w = 4\n"]})
     (chapters / "01_x.ipynb").write_text(json.dumps(nb))
     files = export.render_package()
-    assert set(files) == {"x.py", "y.py", "__init__.py"}
-    assert "from .x import x" in files["__init__.py"]
+    assert set(files) == {"x.py", "y.py", "cli/__init__.py", "cli/run.py", "__init__.py"}
+    assert "from .x import hello" in files["__init__.py"] and "__version__" in files["__init__.py"]
+    assert '__all__ = ["hello"]' in files["x.py"] and '__all__ = ["y"]' in files["y.py"]
+    assert "# %% chapters/01_x.ipynb 1\ndef y():" in files["y.py"]  # provenance: notebook and cell
+
+
+def test_all_is_computed_never_written(tmp_path, monkeypatch):
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    cell = {"cell_type": "code", "metadata": {"tags": ["export"]}, "source": ["__all__ = ['x']\nx = 1\n"],
+            "outputs": [], "execution_count": None}
+    nb = {"cells": [cell], "metadata": {"gptcore": {"module": "x"}}, "nbformat": 4, "nbformat_minor": 5}
+    (chapters / "01_x.ipynb").write_text(json.dumps(nb))
+    monkeypatch.setattr(export, "CHAPTERS", chapters)
+    monkeypatch.setattr(export, "ROOT", tmp_path)
+    with pytest.raises(SystemExit, match="computes __all__"):
+        export.render_package()
+    nb["cells"][0]["source"] = ["x = 1\n"]
+    nb["metadata"]["gptcore"]["api"] = ["nope"]
+    (chapters / "01_x.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(SystemExit, match="'nope'"):
+        export.render_package()

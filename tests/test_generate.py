@@ -1,9 +1,9 @@
-"""Tests for gptcore.generate: sampling, greedy decoding, the KV cache and the clear errors."""
+"""Tests for gptcore.generation: sampling, greedy decoding, the KV cache and the clear errors."""
 import pytest
 import torch
 
 from gptcore.data import CharTokenizer
-from gptcore.generate import KVCache, forward_cached, generate, generate_text, sample_next
+from gptcore.generation import KVCache, forward_cached, generate, generate_text, sample_next
 from gptcore.model import GPT, GPTConfig
 
 TEXT = "to be, or not to be: that is the question.\n"
@@ -163,7 +163,7 @@ def test_generate_clear_errors():
     model, idx = tiny_gpt(), prompt_ids()
     with pytest.raises(ValueError, match="non-empty"):
         generate(model, idx[:, :0], 3)
-    with pytest.raises(ValueError, match="token ids must be in"):
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 13\)"):
         generate(model, idx + 13, 3)
     with pytest.raises(ValueError, match="top_k"):
         generate(model, idx, 3, top_k=14)

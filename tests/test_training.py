@@ -1,4 +1,4 @@
-"""Tests for gptcore.training: the loss gradient, the schedule, evaluation, the loop, checkpoints, resuming."""
+"""Tests for gptcore.training and gptcore.checkpoint: the loss gradient, the schedule, evaluation, the loop, checkpoints, resuming."""
 import math
 import os
 from dataclasses import asdict
@@ -10,8 +10,8 @@ import torch.nn.functional as F
 
 from gptcore.data import CharTokenizer
 from gptcore.model import GPT, GPTConfig
-from gptcore.training import (CheckpointError, TrainConfig, default_device, estimate_loss, load_checkpoint,
-                              load_model, lr_at, make_optimizer, resume_state, save_checkpoint, train)
+from gptcore.checkpoint import CheckpointError, load_checkpoint, load_model, resume_state, save_checkpoint
+from gptcore.training import TrainConfig, default_device, estimate_loss, lr_at, make_optimizer, train
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20

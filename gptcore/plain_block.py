@@ -1,19 +1,18 @@
 # GENERATED FILE, DO NOT EDIT BY HAND.
-# Source: chapters/05_residual_connections.ipynb (its cells tagged 'export').
+# Source: chapters/04_transformer_block.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-"""The residual block: attention and feed-forward, each added to its input (He et al.'s x + f(x))."""
+# %% chapters/04_transformer_block.ipynb 27
+"""The plain transformer block: attention (talk), then the feed-forward network (think)."""
 import torch
 from torch import nn
 
 from gptcore.attention import MultiHeadAttention
 from gptcore.feedforward import FeedForward
 
-__all__ = ["ResidualBlock"]
 
-
-class ResidualBlock(nn.Module):
-    """Attention then feed-forward, each added to the stream it reads (x + f(x)); no normalisation yet."""
+class PlainBlock(nn.Module):
+    """Attention (talk) then feed-forward (think), with no residual connections and no normalisation."""
 
     def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
@@ -21,6 +20,9 @@ class ResidualBlock(nn.Module):
         self.ffn = FeedForward(n_embd, dropout, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd): the stream plus what attention adds, plus what the FFN adds."""
-        x = x + self.attn(x)
-        return x + self.ffn(x)
+        """(B, T, n_embd) -> (B, T, n_embd): tokens gather context, then each processes what it gathered."""
+        return self.ffn(self.attn(x))
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = ["PlainBlock"]

@@ -2,21 +2,20 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-"""`python -m gptcore.sample`: continue a prompt with a trained model from a checkpoint."""
+# %% chapters/11_command_line.ipynb 23
+"""`gptcore sample`: continue a prompt with a trained model from a checkpoint."""
 from __future__ import annotations
 
 import argparse
-import sys
 
-from gptcore.generate import generate_text
-from gptcore.training import default_device, load_model
-
-__all__ = []  # a command, not a library: `import gptcore` does not import it
+from gptcore.checkpoint import load_model
+from gptcore.generation import generate_text
+from gptcore.training import default_device
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's flags: the checkpoint, the prompt, and how to sample."""
-    parser = argparse.ArgumentParser(prog="python -m gptcore.sample", description=__doc__.split(": ", 1)[1])
+    parser = argparse.ArgumentParser(prog="gptcore sample", description=__doc__.split(": ", 1)[1])
     parser.add_argument("--checkpoint", default="checkpoints/course.pt", help="(default: the course model)")
     parser.add_argument("--prompt", default="\n", help="the text to continue (default: a new line); "
                                                        "in bash, $'ROMEO:\\n' puts a new line in it")
@@ -43,5 +42,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__" and "ipykernel" not in sys.modules:  # `python -m gptcore.sample`, not this notebook
-    sys.exit(main())
+# The public names above, computed by scripts/export.py.
+__all__ = ["build_parser", "main"]

@@ -2,14 +2,15 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-"""`python -m gptcore.train`: train a GPT on the plays or on your own text, resumably, on one device or several."""
+# %% chapters/11_command_line.ipynb 3
+"""`gptcore train`: train a GPT on the plays or on your own text, resumably, on one device or several."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import sys
 import tempfile
+import typing
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -18,26 +19,16 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from gptcore.data import CharTokenizer, load_text, shakespeare
+from gptcore.checkpoint import CheckpointError, load_checkpoint, resume_state, save_checkpoint
+from gptcore.data import CharTokenizer, load_corpus
 from gptcore.model import GPT, GPTConfig
-from gptcore.training import (CheckpointError, TrainConfig, TrainState, default_device, load_checkpoint,
-                              make_optimizer, resume_state, save_checkpoint, train)
+from gptcore.training import PRESETS, TrainConfig, TrainState, default_device, make_optimizer, train
 
-__all__ = []  # a command, not a library: `import gptcore` does not import it
-
-# A preset names GPTConfig and TrainConfig fields; the fields it leaves out keep the dataclasses' defaults.
-PRESETS: dict[str, dict] = {
-    "course": {},  # the course model and recipe of chapter 9: GPTConfig's and TrainConfig's defaults
-    "tiny": dict(n_layer=2, n_head=2, n_embd=32, block_size=32, steps=40, batch_size=8, warmup_steps=5,
-                 eval_interval=10, eval_batches=4),  # a smoke test: seconds on a CPU
-    "wide": dict(n_layer=4, n_head=4, n_embd=128, batch_size=12, steps=6000, lr=2e-3, min_lr=2e-4,
-                 warmup_steps=200, eval_interval=500),  # 4 blocks of 4 heads, 128 wide: ~0.8 M parameters
-}
-MODEL_FIELDS = [f.name for f in fields(GPTConfig) if f.name != "vocab_size"]  # the vocabulary comes from the text
-TRAIN_FIELDS = [f.name for f in fields(TrainConfig)]
+_MODEL_FIELDS = [f.name for f in fields(GPTConfig) if f.name != "vocab_size"]  # the vocabulary comes from the text
+_TRAIN_FIELDS = [f.name for f in fields(TrainConfig)]
 
 
-def parse_bool(text: str) -> bool:
+def _parse_bool(text: str) -> bool:
     """'true' or 'false' (any case) as a bool, for flags such as --bias false."""
     if text.lower() not in ("true", "false"):
         raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
@@ -46,20 +37,21 @@ def parse_bool(text: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's flags: one per GPTConfig and TrainConfig field, plus the corpus, output and device."""
-    parser = argparse.ArgumentParser(prog="python -m gptcore.train", description=__doc__.split(": ", 1)[1])
+    parser = argparse.ArgumentParser(prog="gptcore train", description=__doc__.split(": ", 1)[1])
     parser.add_argument("--preset", choices=PRESETS, default=None,
                         help="named settings of the fields below (default: course)")
     parser.add_argument("--corpus", default="plays",
                         help="'plays' (Shakespeare, whole plays held out), a UTF-8 text file, or a URL (with --sha256)")
     parser.add_argument("--sha256", default=None, help="the expected SHA-256 of the corpus file or URL")
-    parser.add_argument("--val-fraction", type=float, default=0.1,
+    parser.add_argument("--val-fraction", type=float, default=None,
                         help="for a text file or URL: the share of the text, from its end, held out (default: 0.1)")
-    types = {"int": int, "float": float, "bool": parse_bool}
-    for title, dataclass, names in [("model", GPTConfig, MODEL_FIELDS), ("training", TrainConfig, TRAIN_FIELDS)]:
+    for title, dataclass, names in [("model", GPTConfig, _MODEL_FIELDS), ("training", TrainConfig, _TRAIN_FIELDS)]:
         group = parser.add_argument_group(f"{title} (default: the preset's value, else {dataclass.__name__}'s)")
-        for f in fields(dataclass):
-            if f.name in names:
-                group.add_argument("--" + f.name.replace("_", "-"), type=types[f.type], metavar=f.type.upper())
+        hints = typing.get_type_hints(dataclass)  # the fields' real types, whatever the annotations' form
+        for name in names:
+            kind = hints[name]
+            group.add_argument("--" + name.replace("_", "-"), type=_parse_bool if kind is bool else kind,
+                               metavar=kind.__name__.upper())
     parser.add_argument("--out", default="runs", help="folder for the checkpoint and the log (default: runs)")
     parser.add_argument("--name", default=None,
                         help="the files are OUT/NAME.pt and OUT/NAME.log.jsonl (default: the preset, else 'model')")
@@ -83,21 +75,11 @@ def configs_from_args(args: argparse.Namespace, vocab_size: int,
         values.update({name: getattr(args, name) for name in names if getattr(args, name) is not None})
         return values
 
-    return GPTConfig(vocab_size=vocab_size, **chosen(MODEL_FIELDS)), TrainConfig(**chosen(TRAIN_FIELDS))
+    return GPTConfig(vocab_size=vocab_size, **chosen(_MODEL_FIELDS)), TrainConfig(**chosen(_TRAIN_FIELDS))
 
 
-def load_corpus(corpus: str, sha256: str | None = None, val_fraction: float = 0.1) -> tuple[str, str]:
-    """Training and validation text: the plays (whole plays held out), or a file or URL (its end held out)."""
-    if corpus == "plays":
-        return shakespeare()
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
-    text = load_text(corpus, sha256)
-    split = int(len(text) * (1 - val_fraction))
-    return text[:split], text[split:]
-
-
-def check_writable(folder: Path) -> None:
+# %% chapters/11_command_line.ipynb 8
+def _check_writable(folder: Path) -> None:
     """Fail now, not after an hour of training, if checkpoints cannot be written to `folder`."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -108,7 +90,7 @@ def check_writable(folder: Path) -> None:
                          "choose another --out") from None
 
 
-def start_processes(device: str) -> tuple[int, int, str]:
+def _start_processes(device: str) -> tuple[int, int, str]:
     """(rank, world size, device) of this process; under torchrun, join the others (NCCL on GPUs, else gloo)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
@@ -122,7 +104,7 @@ def start_processes(device: str) -> tuple[int, int, str]:
     return dist.get_rank(), world_size, device
 
 
-def write_log(path: Path, history: dict) -> None:
+def _write_log(path: Path, history: dict) -> None:
     """The run's losses as JSON lines (one per step, and one per evaluation), replaced atomically."""
     evaluations = dict(zip(history["eval_step"], zip(history["train_loss"], history["val_loss"])))
     lines = []
@@ -138,6 +120,7 @@ def write_log(path: Path, history: dict) -> None:
     os.replace(tmp, path)
 
 
+# %% chapters/11_command_line.ipynb 10
 def run(args: argparse.Namespace) -> TrainState:
     """Train (or resume) as the flags say, saving a checkpoint and the log at every evaluation."""
     name = args.name or args.preset or "model"
@@ -156,8 +139,8 @@ def run(args: argparse.Namespace) -> TrainState:
     if recipe.batch_size % world_size:
         raise ValueError(f"--batch-size {recipe.batch_size} cannot be split evenly among {world_size} processes: "
                          f"use a multiple of {world_size}")
-    check_writable(out)
-    rank, world_size, device = start_processes(device)
+    _check_writable(out)
+    rank, world_size, device = _start_processes(device)
 
     torch.manual_seed(recipe.seed)
     model = GPT(config).to(device)
@@ -183,7 +166,7 @@ def run(args: argparse.Namespace) -> TrainState:
         if rank == 0 and state.step not in saved_at:
             saved_at.append(state.step)
             save_checkpoint(path, model, tokenizer, optimizer, state, recipe)
-            write_log(log, state.history)
+            _write_log(log, state.history)
             h = state.history
             if h["eval_step"] and h["eval_step"][-1] == state.step:
                 tqdm.write(f"step {state.step}/{recipe.steps}: train loss {h['train_loss'][-1]:.4f}, "
@@ -213,5 +196,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__" and "ipykernel" not in sys.modules:  # `python -m gptcore.train`, not this notebook
-    sys.exit(main())
+# The public names above, computed by scripts/export.py.
+__all__ = ["build_parser", "configs_from_args", "run", "main"]

@@ -2,15 +2,16 @@
 # Source: chapters/10_generation.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
+# %% chapters/10_generation.ipynb 28
 """Generating text with a GPT: sampling with temperature and top-k, greedy decoding, and a key-value cache."""
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-__all__ = ["sample_next", "KVCache", "forward_cached", "generate", "generate_text"]
+from gptcore.checks import check_count, check_length, check_token_ids
+from gptcore.model import GPT
 
 
-def check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
+def _check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
     """Raise a clear ValueError for a temperature or top_k that cannot be sampled with."""
     if not temperature >= 0:  # written this way round so that NaN is rejected too
         raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
@@ -22,7 +23,7 @@ def check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> No
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Choose one token id per row of logits (B, V) -> (B, 1): the argmax if temperature is 0, else a draw."""
-    check_sampling(temperature, top_k, logits.size(-1))
+    _check_sampling(temperature, top_k, logits.size(-1))
     if temperature == 0:  # the limit T -> 0: no division, just the most likely token
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature
@@ -33,6 +34,7 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
 
+# %% chapters/10_generation.ipynb 34
 class KVCache:
     """The keys and values each block has computed so far: a new token then costs one position, not the window."""
 
@@ -53,13 +55,15 @@ class KVCache:
         return k, v
 
 
-def forward_cached(model: nn.Module, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
-    """The GPT's forward pass for just the new tokens idx (B, T) that follow the cached ones: logits (B, T, V)."""
+def forward_cached(model: GPT, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    """GPT.forward for just the new tokens idx (B, T) after the cached ones: logits (B, T, V).
+
+    A teaching pair with the model: its loop body mirrors Block.forward line for line (x + attn(ln1(x)),
+    then x + ffn(ln2(x))), except that attention reads the cached keys and values too.
+    """
     B, T = idx.shape
     start = len(cache)
-    if start + T > model.config.block_size:
-        raise ValueError(f"{start} cached + {T} new positions exceed block_size={model.config.block_size}: "
-                         "start a new cache from the last block_size tokens.")
+    check_length(start + T, model.config.block_size)  # cached + new positions must fit the context
     positions = torch.arange(start, start + T, device=idx.device)  # the new tokens come after the cached ones
     x = model.drop(model.embed.token(idx) + model.embed.position(positions))
     # New query i sits at position start + i and may see keys 0 .. start + i: the causal mask shifted by start.
@@ -77,19 +81,19 @@ def forward_cached(model: nn.Module, idx: torch.Tensor, cache: KVCache) -> torch
     return model.lm_head(model.ln_f(x))
 
 
+# %% chapters/10_generation.ipynb 42
 @torch.no_grad()
-def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+def generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, generator: torch.Generator | None = None,
              use_cache: bool = False) -> torch.Tensor:
     """Extend idx (B, T) by max_new_tokens tokens, each chosen by sample_next and fed back: (B, T + max_new_tokens)."""
     block_size, vocab_size = model.config.block_size, model.config.vocab_size
-    if idx.dim() != 2 or idx.numel() == 0 or idx.dtype != torch.long:
-        raise ValueError(f"idx must be a non-empty LongTensor of shape (B, T), got {idx.dtype} {tuple(idx.shape)}")
-    if idx.min() < 0 or idx.max() >= vocab_size:
-        raise ValueError(f"token ids must be in [0, {vocab_size}), got ids from {int(idx.min())} to {int(idx.max())}")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-    check_sampling(temperature, top_k, vocab_size)
+    check_token_ids(idx, vocab_size)
+    if idx.dim() != 2 or idx.numel() == 0:
+        raise ValueError(f"idx must be a non-empty (B, T) tensor of token ids, got shape {tuple(idx.shape)}: "
+                         "for one sequence pass idx[None]")
+    check_count("max_new_tokens", max_new_tokens)
+    _check_sampling(temperature, top_k, vocab_size)
     was_training = model.training
     model.eval()  # no dropout while generating
     try:
@@ -108,7 +112,8 @@ def generate(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperatu
     return idx
 
 
-def generate_text(model: nn.Module, tokenizer, prompt: str, max_new_tokens: int, temperature: float = 1.0,
+# %% chapters/10_generation.ipynb 51
+def generate_text(model: GPT, tokenizer, prompt: str, max_new_tokens: int, temperature: float = 1.0,
                   top_k: int | None = None, seed: int | None = None, use_cache: bool = True) -> str:
     """Continue prompt by max_new_tokens characters; returns the prompt followed by the continuation."""
     if not prompt:
@@ -119,3 +124,7 @@ def generate_text(model: nn.Module, tokenizer, prompt: str, max_new_tokens: int,
     idx = torch.tensor([ids], dtype=torch.long, device=device)
     out = generate(model, idx, max_new_tokens, temperature, top_k, generator, use_cache)
     return tokenizer.decode(out[0].tolist())
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = ["sample_next", "KVCache", "forward_cached", "generate", "generate_text"]

@@ -1,8 +1,10 @@
 """pytest settings shared by the unit tests and the notebooks that nbval re-executes."""
+
 import os
 
-# Under pytest-xdist (`pytest -n 2`) each worker, and the notebook kernels it starts, uses one intra-op
-# thread: two workers with two OpenMP threads each on a 2-core machine can run 100x slower than one each.
-# Outputs never depend on the thread count (see CONTRIBUTING.md), so this only changes the speed.
+# Under pytest-xdist (`pytest -n 2`) each worker, and the notebook kernels it starts,
+# uses one intra-op thread: two workers with two OpenMP threads each on a 2-core machine
+# can run 100x slower than one each. Outputs never depend on the thread count (see
+# CONTRIBUTING.md), so this only changes the speed.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")

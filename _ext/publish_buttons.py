@@ -1,7 +1,9 @@
-"""Show the repository and issues buttons exactly when `repository.url` is set in _config.yml.
+"""Show the repository and issues buttons exactly when `repository.url` is set in
+_config.yml.
 
-Jupyter Book 1.x refuses `use_repository_button: true` with an empty URL, and its launch buttons
-(Colab, Binder) fail on one; this makes the URL the one setting that turns all of them on or off.
+Jupyter Book 1.x refuses `use_repository_button: true` with an empty URL, and its launch
+buttons (Colab, Binder) fail on one; this makes the URL the one setting that turns all
+of them on or off.
 """
 
 

@@ -16,6 +16,7 @@ from .training import default_device, TrainConfig, train
 from .checkpoint import CheckpointError, save_checkpoint, load_checkpoint, load_model
 from .generation import generate, generate_text
 from .gpt2 import gpt2_config, to_huggingface
+from .pretrained import load_pretrained, save_pretrained
 
 try:
     __version__ = importlib.metadata.version("gptcore")
@@ -44,4 +45,6 @@ __all__ = [
     "generate_text",
     "gpt2_config",
     "to_huggingface",
+    "load_pretrained",
+    "save_pretrained",
 ]

@@ -2,13 +2,16 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 30
+# %% chapters/11_command_line.ipynb 36
 """`python -m gptcore ...`: the same as the `gptcore` command."""
+
 import sys
 
 from gptcore.cli import main
 
-if __name__ == "__main__" and "ipykernel" not in sys.modules:  # run as a program, not in this notebook
+if (
+    __name__ == "__main__" and "ipykernel" not in sys.modules
+):  # run as a program, not in this notebook
     sys.exit(main())
 
 

@@ -2,8 +2,10 @@
 # Source: chapters/03_multi_head_attention.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/03_multi_head_attention.ipynb 5
-"""Causal multi-head self-attention: several heads side by side, concatenated, then projected."""
+# %% chapters/03_multi_head_attention.ipynb 8
+"""Causal multi-head self-attention: several heads side by side, concatenated, then
+projected."""
+
 import math
 
 import torch
@@ -15,80 +17,132 @@ from gptcore.head import Head
 
 
 def head_size_for(n_embd: int, n_head: int) -> int:
-    """The width of each head, n_embd // n_head; a ValueError unless n_head divides n_embd evenly."""
+    """The width of each head, n_embd // n_head; a ValueError unless n_head divides
+    n_embd evenly."""
     check_positive_int("n_embd", n_embd)
     check_positive_int("n_head", n_head)
     if n_embd % n_head != 0:
         choices = [h for h in range(1, n_embd + 1) if n_embd % h == 0]
-        raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}, so the heads cannot share the "
-                         f"width equally: choose n_head from {choices}, or change n_embd.")
+        raise ValueError(
+            f"n_embd={n_embd} is not divisible by n_head={n_head}, so the heads "
+            f"cannot share the width equally: choose n_head from {choices}, "
+            "or change n_embd."
+        )
     return n_embd // n_head
 
 
 class ListOfHeadsAttention(nn.Module):
-    """Multi-head attention written plainly: a list of n_head Heads, run one by one, concatenated, projected."""
+    """Multi-head attention written plainly: a list of n_head Heads, run one by one,
+    concatenated, projected."""
 
     def __init__(self, n_embd: int, n_head: int, block_size: int, bias: bool = True):
         super().__init__()
         self.head_size = head_size_for(n_embd, n_head)
         self.n_embd, self.n_head, self.block_size = n_embd, n_head, block_size
-        self.heads = nn.ModuleList([Head(n_embd, self.head_size, block_size, bias=bias) for _ in range(n_head)])
+        self.heads = nn.ModuleList(
+            [Head(n_embd, self.head_size, block_size, bias=bias) for _ in range(n_head)]
+        )
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd): every head on the same x, outputs side by side, then mixed."""
+        """(B, T, n_embd) -> (B, T, n_embd): every head on the same x, outputs side by
+        side, then mixed."""
         return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))
 
 
-# %% chapters/03_multi_head_attention.ipynb 15
+# %% chapters/03_multi_head_attention.ipynb 22
 class MultiHeadAttention(nn.Module):
-    """Causal multi-head self-attention, fused: one qkv projection for all heads, heads as a tensor dimension."""
+    """Causal multi-head self-attention, fused: one qkv projection serves every head."""
 
-    def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        block_size: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        n_kv_head: int | None = None,
+        qkv_bias: bool | None = None,
+        rotary: nn.Module | None = None,
+    ):
         super().__init__()
         self.head_size = head_size_for(n_embd, n_head)
         check_positive_int("block_size", block_size)
         check_probability("dropout", dropout)
-        self.n_embd, self.n_head, self.block_size, self.dropout = n_embd, n_head, block_size, dropout
-        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # [q | k | v], each n_head blocks of head_size
+        if n_kv_head is None:
+            n_kv_head = n_head
+        if n_head % check_positive_int("n_kv_head", n_kv_head):
+            raise ValueError(
+                f"n_kv_head={n_kv_head} must divide n_head={n_head}: each "
+                "key/value head serves an equal group of query heads"
+            )
+        self.n_embd, self.n_head, self.block_size = n_embd, n_head, block_size
+        self.dropout, self.n_kv_head = dropout, n_kv_head
+        self.kv_width = n_kv_head * self.head_size  # n_embd unless heads share k, v
+        qkv_bias = bias if qkv_bias is None else qkv_bias
+        # [q | k | v]: n_head query heads, then n_kv_head key heads and value heads
+        self.qkv = nn.Linear(n_embd, n_embd + 2 * self.kv_width, bias=qkv_bias)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_drop = nn.Dropout(dropout)
+        self.rotary = rotary  # RoPE, which turns q and k by their positions; or None
 
-    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Queries, keys and values of every head, each (B, n_head, T, head_size), from one matrix multiply."""
+    def split_heads(
+        self, x: torch.Tensor, start: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q (B, n_head, T, hs), k and v (B, n_kv_head, T, hs), for positions start.."""
         check_vectors(x, self.n_embd, self.block_size)
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=-1)
-        return tuple(t.view(B, T, self.n_head, self.head_size).transpose(1, 2) for t in (q, k, v))
+        q, k, v = self.qkv(x).split([C, self.kv_width, self.kv_width], dim=-1)
+        q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)
+        k = k.view(B, T, self.n_kv_head, self.head_size).transpose(1, 2)
+        v = v.view(B, T, self.n_kv_head, self.head_size).transpose(1, 2)
+        if self.rotary is not None:  # where a token is: a rotation of its q and k
+            q, k = self.rotary(q, start), self.rotary(k, start)
+        return q, k, v
+
+    def expand_kv(self, t: torch.Tensor) -> torch.Tensor:
+        """Keys or values (B, n_kv_head, T, hs) -> (B, n_head, T, hs): one per query."""
+        if self.n_kv_head == self.n_head:
+            return t
+        group = self.n_head // self.n_kv_head  # query head h reads kv head h // group
+        return t.repeat_interleave(group, dim=1)
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """Every head's attention map, (B, n_head, T, T): the softmax that forward computes, spelled out to plot."""
+        """Every head's attention map, (B, n_head, T, T): forward's softmax, to plot."""
         q, k, _ = self.split_heads(x)
         T = x.size(1)
-        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)
+        scores = q @ self.expand_kv(k).transpose(-2, -1) / math.sqrt(self.head_size)
         future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(diagonal=1)
         return F.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd): all heads in one scaled_dot_product_attention call, then mixed."""
+        """(B, T, n_embd) -> (B, T, n_embd): all heads in one attention call, mixed."""
         q, k, v = self.split_heads(x)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
-        y = y.transpose(1, 2).reshape(x.shape)  # heads side by side again: (B, T, n_embd)
+        dropout = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(
+            q, self.expand_kv(k), self.expand_kv(v), dropout_p=dropout, is_causal=True
+        )
+        y = y.transpose(1, 2).reshape(x.shape)  # heads side by side again: (B, T, C)
         return self.resid_drop(self.proj(y))
 
 
-# %% chapters/03_multi_head_attention.ipynb 19
+# %% chapters/03_multi_head_attention.ipynb 26
 def fused_from_heads(attn: ListOfHeadsAttention) -> MultiHeadAttention:
-    """A MultiHeadAttention that computes exactly what `attn` does: its heads' weights stacked into one qkv."""
+    """A MultiHeadAttention that computes exactly what `attn` does: its heads' weights
+    stacked into one qkv."""
     bias = attn.proj.bias is not None
     fused = MultiHeadAttention(attn.n_embd, attn.n_head, attn.block_size, bias=bias)
     fused = fused.to(device=attn.proj.weight.device, dtype=attn.proj.weight.dtype)
     with torch.no_grad():
         for i, part in enumerate(["query", "key", "value"]):
             rows = slice(i * attn.n_embd, (i + 1) * attn.n_embd)
-            fused.qkv.weight[rows] = torch.cat([getattr(h, part).weight for h in attn.heads])
+            fused.qkv.weight[rows] = torch.cat(
+                [getattr(h, part).weight for h in attn.heads]
+            )
             if bias:
-                fused.qkv.bias[rows] = torch.cat([getattr(h, part).bias for h in attn.heads])
+                fused.qkv.bias[rows] = torch.cat(
+                    [getattr(h, part).bias for h in attn.heads]
+                )
         fused.proj.load_state_dict(attn.proj.state_dict())
     return fused
 

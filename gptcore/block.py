@@ -2,28 +2,46 @@
 # Source: chapters/06_layer_normalization.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/06_layer_normalization.ipynb 27
-"""The pre-norm transformer block, GPT-2's block: x + attn(ln1(x)), then x + ffn(ln2(x))."""
+# %% chapters/06_layer_normalization.ipynb 29
+"""The pre-norm block of GPT-2 and Llama: x + attn(ln1(x)), then x + ffn(ln2(x))."""
+
 import torch
 from torch import nn
 
 from gptcore.attention import MultiHeadAttention
 from gptcore.feedforward import FeedForward
-from gptcore.layer_norm import LayerNorm
+from gptcore.layer_norm import norm_layer
 
 
 class Block(nn.Module):
     """GPT-2's pre-norm transformer block: x + attn(ln1(x)), then x + ffn(ln2(x))."""
 
-    def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        block_size: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        *,
+        norm: str = "layernorm",
+        norm_eps: float = 1e-5,
+        n_kv_head: int | None = None,
+        qkv_bias: bool | None = None,
+        rotary: nn.Module | None = None,
+        ffn: str = "gelu",
+        ffn_hidden: int | None = None,
+    ):
         super().__init__()
-        self.ln1 = LayerNorm(n_embd, bias=bias)
-        self.attn = MultiHeadAttention(n_embd, n_head, block_size, dropout, bias)
-        self.ln2 = LayerNorm(n_embd, bias=bias)
-        self.ffn = FeedForward(n_embd, dropout, bias)
+        self.ln1 = norm_layer(norm, n_embd, bias, norm_eps)
+        self.attn = MultiHeadAttention(
+            n_embd, n_head, block_size, dropout, bias, n_kv_head, qkv_bias, rotary
+        )
+        self.ln2 = norm_layer(norm, n_embd, bias, norm_eps)
+        self.ffn = FeedForward(n_embd, dropout, bias, ffn, ffn_hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_embd) -> (B, T, n_embd): each sublayer reads a normalised copy of the stream and adds to it."""
+        """(B, T, n_embd) -> (B, T, n_embd): each sublayer reads normed x, adds to x."""
         x = x + self.attn(self.ln1(x))
         return x + self.ffn(self.ln2(x))
 

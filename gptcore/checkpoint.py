@@ -2,8 +2,10 @@
 # Source: chapters/09_training.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/09_training.ipynb 30
-"""Checkpoints: a run's model, vocabulary, optimiser and state in one file, written atomically."""
+# %% chapters/09_training.ipynb 32
+"""Checkpoints: a run's model, vocabulary, optimiser and state in one file, written
+atomically."""
+
 from __future__ import annotations
 
 import os
@@ -20,16 +22,32 @@ from gptcore.training import TrainConfig, TrainState
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: unreadable, incomplete, or made for another model or vocabulary."""
+    """A checkpoint file that cannot be used: unreadable, incomplete, or made for
+    another model or vocabulary."""
 
 
-_CHECKPOINT_KEYS = ("model", "config", "tokenizer", "optimizer", "step", "rng", "history", "train_config")
+_CHECKPOINT_KEYS = (
+    "model",
+    "config",
+    "tokenizer",
+    "optimizer",
+    "step",
+    "rng",
+    "history",
+    "train_config",
+)
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, tokenizer: CharTokenizer,
-                    optimizer: torch.optim.Optimizer | None = None, state: TrainState | None = None,
-                    train_config: TrainConfig | None = None) -> Path:
-    """Write everything needed to use or resume a run to one file, atomically: a crash leaves the old file intact."""
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    tokenizer: CharTokenizer,
+    optimizer: torch.optim.Optimizer | None = None,
+    state: TrainState | None = None,
+    train_config: TrainConfig | None = None,
+) -> Path:
+    """Write everything needed to use or resume a run to one file, atomically: a crash
+    leaves the old file intact."""
     core = getattr(model, "module", model)
     checkpoint = {
         "model": core.state_dict(),
@@ -37,22 +55,32 @@ def save_checkpoint(path: str | Path, model: nn.Module, tokenizer: CharTokenizer
         "tokenizer": tokenizer.to_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "step": state.step if state is not None else 0,
-        "rng": {"batches": state.generator.get_state() if state is not None else None,  # the batches to come
-                "torch": torch.get_rng_state(),  # dropout's random numbers, on the CPU and on GPUs
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        "rng": {
+            "batches": state.generator.get_state()
+            if state is not None
+            else None,  # the batches to come
+            # dropout's random numbers, on the CPU and on GPUs
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        },
         "history": state.history if state is not None else TrainState().history,
         "train_config": asdict(train_config) if train_config is not None else None,
     }
     path = Path(path)
-    # A temporary file in the same folder (so the rename below stays on one file system), then os.replace,
-    # which swaps it in as one atomic step: a reader sees the old file or the new one, never half of one.
+    # A temporary file in the same folder (so the rename below stays on one file
+    # system), then os.replace, which swaps it in as one atomic step: a reader sees the
+    # old file or the new one, never half of one.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private to its owner; a checkpoint is ordinary data
+        os.chmod(
+            tmp, 0o644
+        )  # mkstemp makes the file private to its owner; a checkpoint is ordinary data
         with os.fdopen(fd, "wb") as f:
             torch.save(checkpoint, f)
             f.flush()
-            os.fsync(f.fileno())  # on disk, not just in the operating system's cache, before the swap
+            os.fsync(
+                f.fileno()
+            )  # on disk, not just in the operating system's cache, before the swap
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -60,37 +88,77 @@ def save_checkpoint(path: str | Path, model: nn.Module, tokenizer: CharTokenizer
     return path
 
 
-# %% chapters/09_training.ipynb 31
-def load_checkpoint(path: str | Path, model: nn.Module | None = None, tokenizer: CharTokenizer | None = None,
-                    optimizer: torch.optim.Optimizer | None = None, device: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint safely (weights_only); check that it fits the model and tokenizer given; load their states."""
+# %% chapters/09_training.ipynb 33
+def load_checkpoint(
+    path: str | Path,
+    model: nn.Module | None = None,
+    tokenizer: CharTokenizer | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Read a checkpoint safely (weights_only); check that it fits the model and
+    tokenizer given; load their states."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: check the path, or train one with `gptcore train`")
+        raise FileNotFoundError(
+            f"no checkpoint at {path}: check the path, or train one with `gptcore "
+            "train`"
+        )
     try:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {error}. "
-                              "Use another copy, or re-create it with `gptcore train`.") from error
-    missing = [key for key in _CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt?): {error}. "
+            "Use another copy, or re-create it with `gptcore train`."
+        ) from error
+    missing = [
+        key
+        for key in _CHECKPOINT_KEYS
+        if not isinstance(checkpoint, dict) or key not in checkpoint
+    ]
     if missing:
-        raise CheckpointError(f"{path} lacks {', '.join(missing)}: it was not written by gptcore's save_checkpoint.")
+        raise CheckpointError(
+            f"{path} lacks {', '.join(missing)}: it was not written by gptcore's "
+            "save_checkpoint."
+        )
     if tokenizer is not None and checkpoint["tokenizer"] != tokenizer.to_dict():
-        theirs, ours = CharTokenizer.from_dict(checkpoint["tokenizer"]).vocab, tokenizer.vocab
-        only_theirs, only_ours = "".join(sorted(set(theirs) - set(ours))), "".join(sorted(set(ours) - set(theirs)))
-        detail = ("the same characters, numbered in another order" if set(theirs) == set(ours) else
-                  f"{len(theirs)} characters, not these {len(ours)}; only in the checkpoint: {only_theirs!r}, "
-                  f"only here: {only_ours!r}")
-        raise CheckpointError(f"{path} was made with another vocabulary ({detail}): use the text it was trained on.")
+        theirs, ours = (
+            CharTokenizer.from_dict(checkpoint["tokenizer"]).vocab,
+            tokenizer.vocab,
+        )
+        only_theirs, only_ours = (
+            "".join(sorted(set(theirs) - set(ours))),
+            "".join(sorted(set(ours) - set(theirs))),
+        )
+        detail = (
+            "the same characters, numbered in another order"
+            if set(theirs) == set(ours)
+            else f"{len(theirs)} characters, not these {len(ours)}; "
+            f"only in the checkpoint: {only_theirs!r}, only here: {only_ours!r}"
+        )
+        raise CheckpointError(
+            f"{path} was made with another vocabulary ({detail}): use the text it was "
+            "trained on."
+        )
     if model is not None:
-        ours, theirs = asdict(getattr(model, "module", model).config), checkpoint["config"]
-        differences = [f"{k}={theirs.get(k)} in the checkpoint but {v} in the model" for k, v in ours.items()
-                       if theirs.get(k) != v]
+        ours = asdict(getattr(model, "module", model).config)
+        theirs = asdict(
+            GPTConfig(**checkpoint["config"])
+        )  # an older file: later fields at default
+        differences = [
+            f"{k}={theirs.get(k)} in the checkpoint but {v} in the model"
+            for k, v in ours.items()
+            if theirs.get(k) != v
+        ]
         if differences:
-            raise CheckpointError(f"{path} was made for another model: {'; '.join(differences)}. "
-                                  "Build the model from the checkpoint (load_model), or train a new one.")
+            raise CheckpointError(
+                f"{path} was made for another model: {'; '.join(differences)}. "
+                "Build the model from the checkpoint (load_model), or train a new one."
+            )
     if optimizer is not None and checkpoint["optimizer"] is None:
-        raise CheckpointError(f"{path} holds no optimizer state, so its training cannot be resumed.")
+        raise CheckpointError(
+            f"{path} holds no optimizer state, so its training cannot be resumed."
+        )
     if model is not None:
         getattr(model, "module", model).load_state_dict(checkpoint["model"])
     if optimizer is not None:
@@ -99,19 +167,33 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, tokenizer:
 
 
 def resume_state(checkpoint: dict) -> TrainState:
-    """The TrainState a checkpoint was saved at; also restores torch's global RNG (dropout) as it was."""
+    """The TrainState a checkpoint was saved at; also restores torch's global RNG
+    (dropout) as it was."""
     if checkpoint["rng"]["batches"] is None:
-        raise CheckpointError("this checkpoint was saved without a training state, so it cannot be resumed")
+        raise CheckpointError(
+            "this checkpoint was saved without a training state, so it cannot be "
+            "resumed"
+        )
     generator = torch.Generator()
     generator.set_state(checkpoint["rng"]["batches"].cpu())
     torch.set_rng_state(checkpoint["rng"]["torch"].cpu())
-    if checkpoint["rng"].get("cuda") and len(checkpoint["rng"]["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all([state.cpu() for state in checkpoint["rng"]["cuda"]])
-    return TrainState(step=checkpoint["step"], generator=generator, history=checkpoint["history"])
+    if (
+        checkpoint["rng"].get("cuda")
+        and len(checkpoint["rng"]["cuda"]) == torch.cuda.device_count()
+    ):
+        torch.cuda.set_rng_state_all(
+            [state.cpu() for state in checkpoint["rng"]["cuda"]]
+        )
+    return TrainState(
+        step=checkpoint["step"], generator=generator, history=checkpoint["history"]
+    )
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[GPT, CharTokenizer]:
-    """The trained model (in eval mode, on `device`) and its tokenizer, from a checkpoint file."""
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[GPT, CharTokenizer]:
+    """The trained model (in eval mode, on `device`) and its tokenizer, from a
+    checkpoint file."""
     checkpoint = load_checkpoint(path, device=device)
     model = GPT(GPTConfig(**checkpoint["config"]))
     model.load_state_dict(checkpoint["model"])

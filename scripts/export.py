@@ -1,11 +1,12 @@
 """Write the notebooks' exported cells into the gptcore package.
 
 The chapter notebooks are the only place gptcore's code is written. A code cell tagged
-``export`` in ``chapters/NN_name.ipynb`` is copied, in order, into ``gptcore/<module>.py``,
-where ``<module>`` is the notebook's metadata entry ``"gptcore": {"module": "<module>"}``;
-a cell tagged ``export:<name>`` goes to ``gptcore/<name>.py`` instead (for a notebook that
-writes two modules). A dotted name is a sub-package: ``export:cli.train`` writes
-``gptcore/cli/train.py``, and ``export:cli`` then writes ``gptcore/cli/__init__.py``.
+``export`` in ``chapters/NN_name.ipynb`` is copied, in order, into
+``gptcore/<module>.py``, where ``<module>`` is the notebook's metadata entry
+``"gptcore": {"module": "<module>"}``; a cell tagged ``export:<name>`` goes to
+``gptcore/<name>.py`` instead (for a notebook that writes two modules). A dotted name
+is a sub-package: ``export:cli.train`` writes ``gptcore/cli/train.py``, and
+``export:cli`` then writes ``gptcore/cli/__init__.py``.
 
 Each copied cell is preceded by a marker naming its notebook and cell index
 (``# %% chapters/04_transformer_block.ipynb 10``), so a reader of gptcore/ can find the
@@ -35,18 +36,21 @@ EXPORT_TAG = "export"
 HEADER = (
     "# GENERATED FILE, DO NOT EDIT BY HAND.\n"
     "# Source: {source} (its cells tagged 'export').\n"
-    "# Edit the notebook, then run `python scripts/export.py` to regenerate this file.\n"
+    "# Edit the notebook, then run `python scripts/export.py` "
+    "to regenerate this file.\n"
 )
 INIT_HEADER = (
     "# GENERATED FILE, DO NOT EDIT BY HAND.\n"
     '# Source: the "api" lists in the metadata of chapters/*.ipynb.\n'
-    "# Edit the notebooks, then run `python scripts/export.py` to regenerate this file.\n"
+    "# Edit the notebooks, then run `python scripts/export.py` "
+    "to regenerate this file.\n"
 )
 INIT_DOC = '"""gptcore: a GPT built chapter by chapter in the course notebooks."""'
 
 
 def cell_module(cell: dict, default: str | None, path: Path) -> str | None:
-    """The module a cell exports to: 'export' is the notebook's module, 'export:x' names one."""
+    """The module a cell exports to: 'export' is the notebook's module, 'export:x' names
+    one."""
     for tag in cell.get("metadata", {}).get("tags", []):
         if tag == EXPORT_TAG:
             if not default:
@@ -62,7 +66,8 @@ def cell_module(cell: dict, default: str | None, path: Path) -> str | None:
 
 
 def public_names(text: str, where: str) -> list[str]:
-    """The names a module defines at its top level without a leading underscore, in order."""
+    """The names a module defines at its top level without a leading underscore, in
+    order."""
     names: list[str] = []
     for node in ast.parse(text).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -75,8 +80,9 @@ def public_names(text: str, where: str) -> list[str]:
             continue
         if "__all__" in targets:
             raise SystemExit(
-                f"{where}: an exported cell assigns __all__; remove it: scripts/export.py "
-                "computes __all__ from the public names (give helpers a leading underscore)."
+                f"{where}: an exported cell assigns __all__; remove it: "
+                "scripts/export.py computes __all__ from the public names "
+                "(give helpers a leading underscore)."
             )
         names += [n for n in targets if not n.startswith("_") and n not in names]
     return names
@@ -112,7 +118,8 @@ def render_modules(path: Path) -> dict[str, str]:
 
 
 def python_list(names: list[str], indent: str = "") -> str:
-    """A list of names as ruff formats it: on one line if it fits in 88 columns, else one per line."""
+    """A list of names as ruff formats it: on one line if it fits in 88 columns, else
+    one per line."""
     one_line = "[" + ", ".join(f'"{n}"' for n in names) + "]"
     if len(indent) + len(one_line) <= 80:
         return one_line
@@ -136,7 +143,8 @@ def module_path(module: str, packages: set[str] = frozenset()) -> str:
 
 
 def module_all(text: str) -> list[str]:
-    """The names in a generated module's ``__all__`` (read from its source, not imported)."""
+    """The names in a generated module's ``__all__`` (read from its source, not
+    imported)."""
     for node in ast.parse(text).body:
         if isinstance(node, ast.Assign) and any(
             getattr(t, "id", None) == "__all__" for t in node.targets
@@ -172,11 +180,16 @@ def render_package() -> dict[str, str]:
     packages = {m.rsplit(".", 1)[0] for m in modules if "." in m}
     files = {module_path(m, packages): text for m, text in modules.items()}
     for package in sorted(packages - set(modules)):
-        raise SystemExit(f"gptcore/{package}/ has modules but no __init__: tag a cell export:{package}")
+        raise SystemExit(
+            f"gptcore/{package}/ has modules but no __init__: "
+            f"tag a cell export:{package}"
+        )
     names = [name for _, name in api]
     clashes = sorted(set(names) & {m.split(".")[0] for m in modules})
     if clashes:
-        raise SystemExit(f"the api names {clashes} are also module names: rename one of each pair.")
+        raise SystemExit(
+            f"the api names {clashes} are also module names: rename one of each pair."
+        )
     lines = [
         INIT_DOC,
         "",
@@ -190,7 +203,8 @@ def render_package() -> dict[str, str]:
         "",
         "try:",
         '    __version__ = importlib.metadata.version("gptcore")',
-        "except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed",
+        "except importlib.metadata.PackageNotFoundError:  "
+        "# run from a checkout, not installed",
         '    __version__ = "0+unknown"',
         "",
         "__all__ = " + python_list(["__version__", *names]),
@@ -201,7 +215,8 @@ def render_package() -> dict[str, str]:
 
 
 def stale_files(files: dict[str, str]) -> list[str]:
-    """Messages for each file of gptcore/ that differs from what the notebooks export."""
+    """Messages for each file of gptcore/ that differs from what the notebooks
+    export."""
     problems = []
     for name, text in files.items():
         target = PACKAGE / name
@@ -220,13 +235,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--check", action="store_true", help="only check that gptcore/ is current")
+    parser.add_argument(
+        "--check", action="store_true", help="only check that gptcore/ is current"
+    )
     args = parser.parse_args(argv)
     files = render_package()
     if args.check:
         problems = stale_files(files)
         for p in problems:
-            print(p + ": edit the notebook, then run `python scripts/export.py`", file=sys.stderr)
+            print(
+                p + ": edit the notebook, then run `python scripts/export.py`",
+                file=sys.stderr,
+            )
         return 1 if problems else 0
     for name, text in files.items():
         (PACKAGE / name).parent.mkdir(parents=True, exist_ok=True)

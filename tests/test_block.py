@@ -1,5 +1,7 @@
-"""Tests for chapters 4-6: FeedForward (gptcore.feedforward), PlainBlock (gptcore.plain_block),
-ResidualBlock (gptcore.residual_block), LayerNorm (gptcore.layer_norm) and Block (gptcore.block)."""
+"""Tests for chapters 4-6: FeedForward (gptcore.feedforward), PlainBlock
+(gptcore.plain_block), ResidualBlock (gptcore.residual_block), LayerNorm
+(gptcore.layer_norm) and Block (gptcore.block)."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -21,18 +23,20 @@ def randn(*shape: int, seed: int = 0) -> torch.Tensor:
 
 
 def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every parameter random values; layer-norm gains stay near 1 (so they are exercised too)."""
+    """Give every parameter random values; layer-norm gains stay near 1 (so they are
+    exercised too)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in module.named_parameters():
             p.copy_(0.3 * torch.randn(p.shape, generator=g))
-            if p.dim() == 1 and name.endswith("weight"):      # a layer norm's gain
+            if p.dim() == 1 and name.endswith("weight"):  # a layer norm's gain
                 p.add_(1.0)
     return module
 
 
 def silence_(module: nn.Module) -> nn.Module:
-    """Zero the output projection of every attention and feed-forward layer, so each outputs exactly 0."""
+    """Zero the output projection of every attention and feed-forward layer, so each
+    outputs exactly 0."""
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, (MultiHeadAttention, FeedForward)):
@@ -43,7 +47,8 @@ def silence_(module: nn.Module) -> nn.Module:
 
 
 def dependency_map(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """(T, T) booleans: [t, s] is True when output position t depends on input position s (sequence 0)."""
+    """(T, T) booleans: [t, s] is True when output position t depends on input
+    position s (sequence 0)."""
     n = x.size(1)
     depends = torch.zeros(n, n, dtype=torch.bool)
     for t in range(n):
@@ -62,7 +67,12 @@ def test_feedforward_layout_and_parameter_count():
     assert (ffn.proj.in_features, ffn.proj.out_features) == (4 * C, C)
     assert isinstance(ffn.act, nn.GELU) and ffn.act.approximate == "tanh"
     assert isinstance(ffn.drop, nn.Dropout)
-    assert list(ffn.state_dict()) == ["fc.weight", "fc.bias", "proj.weight", "proj.bias"]
+    assert list(ffn.state_dict()) == [
+        "fc.weight",
+        "fc.bias",
+        "proj.weight",
+        "proj.bias",
+    ]
     assert sum(p.numel() for p in ffn.parameters()) == 8 * C * C + 5 * C
 
 
@@ -75,7 +85,11 @@ def test_feedforward_matches_formula_with_tanh_gelu():
     ffn = randomize_(FeedForward(C))
     x = randn(2, T, C)
     hidden = x @ ffn.fc.weight.T + ffn.fc.bias
-    hidden = 0.5 * hidden * (1 + torch.tanh((2 / torch.pi) ** 0.5 * (hidden + 0.044715 * hidden**3)))
+    hidden = (
+        0.5
+        * hidden
+        * (1 + torch.tanh((2 / torch.pi) ** 0.5 * (hidden + 0.044715 * hidden**3)))
+    )
     torch.testing.assert_close(ffn(x), hidden @ ffn.proj.weight.T + ffn.proj.bias)
 
 
@@ -115,7 +129,7 @@ def test_feedforward_bad_input_and_arguments():
             FeedForward(C, dropout=bad)
 
 
-# ---------------------------------------------------------------- blocks: shapes, wiring, causality
+# ---------------------------------------------------- blocks: shapes, wiring, causality
 
 
 @pytest.mark.parametrize("block_type", BLOCKS)
@@ -124,13 +138,19 @@ def test_block_shapes_stack(block_type, bias):
     x = randn(2, T, C)
     stack = nn.Sequential(*[block_type(C, H, T, bias=bias) for _ in range(3)])
     assert stack(x).shape == x.shape
-    assert block_type(C, H, T)(x[:, :3]).shape == (2, 3, C)     # shorter sequences are fine
+    assert block_type(C, H, T)(x[:, :3]).shape == (
+        2,
+        3,
+        C,
+    )  # shorter sequences are fine
 
 
 @pytest.mark.parametrize("block_type", BLOCKS)
 def test_block_is_causal(block_type):
     block = randomize_(block_type(C, H, T))
-    assert torch.equal(dependency_map(block, randn(1, T, C)), torch.ones(T, T, dtype=torch.bool).tril())
+    assert torch.equal(
+        dependency_map(block, randn(1, T, C)), torch.ones(T, T, dtype=torch.bool).tril()
+    )
 
 
 @pytest.mark.parametrize("block_type", BLOCKS)
@@ -156,9 +176,18 @@ def test_block_rejects_wrong_width(block_type):
 
 
 def test_block_attribute_names_and_dropout_passed_on():
-    plain, res, block = PlainBlock(C, H, T, dropout=0.1), ResidualBlock(C, H, T, dropout=0.1), Block(C, H, T, dropout=0.1)
+    plain, res, block = (
+        PlainBlock(C, H, T, dropout=0.1),
+        ResidualBlock(C, H, T, dropout=0.1),
+        Block(C, H, T, dropout=0.1),
+    )
     assert list(plain.state_dict()) == list(res.state_dict())
-    assert {k.split(".")[0] for k in block.state_dict()} == {"ln1", "attn", "ln2", "ffn"}
+    assert {k.split(".")[0] for k in block.state_dict()} == {
+        "ln1",
+        "attn",
+        "ln2",
+        "ffn",
+    }
     for b in (plain, res, block):
         assert b.attn.dropout == 0.1 and b.ffn.drop.p == 0.1
 
@@ -222,7 +251,9 @@ def test_residual_stack_gradient_reaches_first_block():
     norms = {}
     for name, stack in [("residual", res_stack), ("plain", plain_stack)]:
         stack(x).pow(2).mean().backward()
-        norms[name] = torch.cat([p.grad.flatten() for p in stack[0].parameters()]).norm().item()
+        norms[name] = (
+            torch.cat([p.grad.flatten() for p in stack[0].parameters()]).norm().item()
+        )
     assert norms["plain"] < 1e-4 * norms["residual"]
 
 
@@ -245,10 +276,14 @@ def test_layernorm_matches_formula_and_normalises_each_token():
     x = 5 * randn(2, T, C) - 2
     mean = x.mean(-1, keepdim=True)
     var = x.var(-1, keepdim=True, unbiased=False)
-    torch.testing.assert_close(ln(x), (x - mean) / torch.sqrt(var + 1e-5) * ln.weight + ln.bias)
+    torch.testing.assert_close(
+        ln(x), (x - mean) / torch.sqrt(var + 1e-5) * ln.weight + ln.bias
+    )
     plain = LayerNorm(C)(x)
     torch.testing.assert_close(plain.mean(-1), torch.zeros(2, T), atol=1e-5, rtol=0)
-    torch.testing.assert_close(plain.var(-1, unbiased=False), torch.ones(2, T), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        plain.var(-1, unbiased=False), torch.ones(2, T), atol=1e-4, rtol=0
+    )
 
 
 def test_layernorm_is_per_token_and_scale_invariant():
@@ -272,13 +307,22 @@ def test_block_formula():
     block = randomize_(Block(C, H, T))
     x = randn(2, T, C)
     h = x + block.attn(F.layer_norm(x, (C,), block.ln1.weight, block.ln1.bias))
-    torch.testing.assert_close(block(x), h + block.ffn(F.layer_norm(h, (C,), block.ln2.weight, block.ln2.bias)))
+    torch.testing.assert_close(
+        block(x), h + block.ffn(F.layer_norm(h, (C,), block.ln2.weight, block.ln2.bias))
+    )
 
 
 def torch_layer_from_block(block: Block, bias: bool) -> nn.TransformerEncoderLayer:
-    layer = nn.TransformerEncoderLayer(C, H, dim_feedforward=4 * C, dropout=0.0,
-                                       activation=nn.GELU(approximate="tanh"), batch_first=True,
-                                       norm_first=True, bias=bias)
+    layer = nn.TransformerEncoderLayer(
+        C,
+        H,
+        dim_feedforward=4 * C,
+        dropout=0.0,
+        activation=nn.GELU(approximate="tanh"),
+        batch_first=True,
+        norm_first=True,
+        bias=bias,
+    )
     with torch.no_grad():
         layer.self_attn.in_proj_weight.copy_(block.attn.qkv.weight)
         if bias:
@@ -296,15 +340,20 @@ def test_block_equals_torch_transformer_encoder_layer(bias):
     block = randomize_(Block(C, H, T, bias=bias))
     layer = torch_layer_from_block(block, bias)
     mask = nn.Transformer.generate_square_subsequent_mask(T)
-    x_ours, x_theirs = randn(3, T, C).requires_grad_(True), randn(3, T, C).requires_grad_(True)
+    x_ours, x_theirs = (
+        randn(3, T, C).requires_grad_(True),
+        randn(3, T, C).requires_grad_(True),
+    )
     ours, theirs = block(x_ours), layer(x_theirs, src_mask=mask, is_causal=True)
     torch.testing.assert_close(ours, theirs)
     upstream = randn(3, T, C, seed=1)
     ours.backward(upstream)
     theirs.backward(upstream)
     torch.testing.assert_close(x_ours.grad, x_theirs.grad)
-    for name, p in block.named_parameters():     # the parameter gradients agree too
+    for name, p in block.named_parameters():  # the parameter gradients agree too
         assert p.grad is not None, name
     torch.testing.assert_close(block.ffn.fc.weight.grad, layer.linear1.weight.grad)
-    torch.testing.assert_close(block.attn.qkv.weight.grad, layer.self_attn.in_proj_weight.grad)
+    torch.testing.assert_close(
+        block.attn.qkv.weight.grad, layer.self_attn.in_proj_weight.grad
+    )
     torch.testing.assert_close(block.ln1.weight.grad, layer.norm1.weight.grad)

@@ -1,12 +1,22 @@
 """Chapter 1's exports: the corpus, the tokenizer, batches and the text loader."""
+
 import hashlib
 import json
 
 import pytest
 import torch
 
-from gptcore.data import (VALIDATION_PLAYS, CharTokenizer, clean_play, get_batch, load_plays, load_text,
-                          play_files, shakespeare, to_dialogue)
+from gptcore.data import (
+    VALIDATION_PLAYS,
+    CharTokenizer,
+    clean_play,
+    get_batch,
+    load_plays,
+    load_text,
+    play_files,
+    shakespeare,
+    to_dialogue,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +42,11 @@ def test_no_play_is_in_both_train_and_validation(corpus):
 
 
 def test_cleaning_gives_plain_dialogue():
-    md = ("# Play\n\n## ACT I\n\n_Enter A and B,\nwith others_\n\n**A**  \nHello \\- there,  \n"
-          "_\\[Aside]_ friend.\n\n_Exit B_\n\nStill A.\n\n**B**  \n*Sings.*\n\nLa la.\n")
+    md = (
+        "# Play\n\n## ACT I\n\n_Enter A and B,\nwith others_\n\n"
+        "**A**  \nHello \\- there,  \n"
+        "_\\[Aside]_ friend.\n\n_Exit B_\n\nStill A.\n\n**B**  \n*Sings.*\n\nLa la.\n"
+    )
     assert clean_play(md) == "A:\nHello - there,\nfriend.\nStill A.\n\nB:\nLa la.\n"
     text, dropped = to_dialogue("## SCENE\nno speaker here\n**C**\nline\n")
     assert text == "C:\nline\n" and dropped == ["no speaker here"]

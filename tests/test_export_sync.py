@@ -1,4 +1,5 @@
 """gptcore/ must be exactly what the chapter notebooks export."""
+
 import importlib.util
 import json
 import shutil
@@ -14,7 +15,10 @@ spec.loader.exec_module(export)
 
 def test_gptcore_matches_the_notebooks():
     problems = export.stale_files(export.render_package())
-    assert not problems, "gptcore/ is out of sync with chapters/ (run `python scripts/export.py`):\n" + "\n".join(problems)
+    assert not problems, (
+        "gptcore/ is out of sync with chapters/ (run `python scripts/export.py`):\n"
+        + "\n".join(problems)
+    )
 
 
 def test_every_generated_file_names_its_source_and_says_do_not_edit():
@@ -26,21 +30,34 @@ def test_every_generated_file_names_its_source_and_says_do_not_edit():
 
 def test_a_hand_edit_is_detected(tmp_path, monkeypatch):
     package = tmp_path / "gptcore"
-    shutil.copytree(ROOT / "gptcore", package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "gptcore", package, ignore=shutil.ignore_patterns("__pycache__")
+    )
     monkeypatch.setattr(export, "PACKAGE", package)
     assert export.stale_files(export.render_package()) == []
     data = package / "data.py"
-    data.write_text(data.read_text(encoding="utf-8") + "\n# a hand edit\n", encoding="utf-8")
-    assert export.stale_files(export.render_package()) == ["gptcore/data.py differs from what its notebook exports"]
+    data.write_text(
+        data.read_text(encoding="utf-8") + "\n# a hand edit\n", encoding="utf-8"
+    )
+    assert export.stale_files(export.render_package()) == [
+        "gptcore/data.py differs from what its notebook exports"
+    ]
     (package / "extra.py").write_text("x = 1\n", encoding="utf-8")
-    assert "gptcore/extra.py is not exported by any notebook" in export.stale_files(export.render_package())
+    assert "gptcore/extra.py is not exported by any notebook" in export.stale_files(
+        export.render_package()
+    )
 
 
 def test_export_tags_need_a_module(tmp_path, monkeypatch):
     chapters = tmp_path / "chapters"
     chapters.mkdir()
-    cell = {"cell_type": "code", "metadata": {"tags": ["export"]}, "source": ["x = 1\n"],
-            "outputs": [], "execution_count": None}
+    cell = {
+        "cell_type": "code",
+        "metadata": {"tags": ["export"]},
+        "source": ["x = 1\n"],
+        "outputs": [],
+        "execution_count": None,
+    }
     nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (chapters / "01_x.ipynb").write_text(json.dumps(nb))
     monkeypatch.setattr(export, "CHAPTERS", chapters)
@@ -49,23 +66,54 @@ def test_export_tags_need_a_module(tmp_path, monkeypatch):
         export.render_package()
     nb["metadata"]["gptcore"] = {"module": "x", "api": ["hello"]}
     nb["cells"][0]["source"] = ["hello = 1\n", "_helper = 2\n"]
-    nb["cells"].append({**cell, "metadata": {"tags": ["export:y"]}, "source": ["def y():\n", "    pass\n"]})
-    nb["cells"].append({**cell, "metadata": {"tags": ["export:cli"]}, "source": ["z = 3\n"]})
-    nb["cells"].append({**cell, "metadata": {"tags": ["export:cli.run"]}, "source": ["w = 4\n"]})
+    nb["cells"].append(
+        {
+            **cell,
+            "metadata": {"tags": ["export:y"]},
+            "source": ["def y():\n", "    pass\n"],
+        }
+    )
+    nb["cells"].append(
+        {**cell, "metadata": {"tags": ["export:cli"]}, "source": ["z = 3\n"]}
+    )
+    nb["cells"].append(
+        {**cell, "metadata": {"tags": ["export:cli.run"]}, "source": ["w = 4\n"]}
+    )
     (chapters / "01_x.ipynb").write_text(json.dumps(nb))
     files = export.render_package()
-    assert set(files) == {"x.py", "y.py", "cli/__init__.py", "cli/run.py", "__init__.py"}
-    assert "from .x import hello" in files["__init__.py"] and "__version__" in files["__init__.py"]
+    assert set(files) == {
+        "x.py",
+        "y.py",
+        "cli/__init__.py",
+        "cli/run.py",
+        "__init__.py",
+    }
+    assert (
+        "from .x import hello" in files["__init__.py"]
+        and "__version__" in files["__init__.py"]
+    )
     assert '__all__ = ["hello"]' in files["x.py"] and '__all__ = ["y"]' in files["y.py"]
-    assert "# %% chapters/01_x.ipynb 1\ndef y():" in files["y.py"]  # provenance: notebook and cell
+    assert (
+        "# %% chapters/01_x.ipynb 1\ndef y():" in files["y.py"]
+    )  # provenance: notebook and cell
 
 
 def test_all_is_computed_never_written(tmp_path, monkeypatch):
     chapters = tmp_path / "chapters"
     chapters.mkdir()
-    cell = {"cell_type": "code", "metadata": {"tags": ["export"]}, "source": ["__all__ = ['x']\nx = 1\n"],
-            "outputs": [], "execution_count": None}
-    nb = {"cells": [cell], "metadata": {"gptcore": {"module": "x"}}, "nbformat": 4, "nbformat_minor": 5}
+    cell = {
+        "cell_type": "code",
+        "metadata": {"tags": ["export"]},
+        "source": ["__all__ = ['x']\nx = 1\n"],
+        "outputs": [],
+        "execution_count": None,
+    }
+    nb = {
+        "cells": [cell],
+        "metadata": {"gptcore": {"module": "x"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (chapters / "01_x.ipynb").write_text(json.dumps(nb))
     monkeypatch.setattr(export, "CHAPTERS", chapters)
     monkeypatch.setattr(export, "ROOT", tmp_path)

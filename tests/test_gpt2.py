@@ -1,4 +1,6 @@
-"""Tests of gptcore.gpt2: GPT-2's shapes, and the same logits as transformers' GPT2LMHeadModel."""
+"""Tests of gptcore.gpt2: GPT-2's shapes, and the same logits as transformers'
+GPT2LMHeadModel."""
+
 import subprocess
 import sys
 
@@ -12,11 +14,17 @@ from gptcore.feedforward import FeedForward
 from gptcore.gpt2 import GPT2_SIZES, gpt2_config, gpt2_state_dict, to_huggingface
 from gptcore.model import GPT, GPTConfig
 
-HF_SIZES = {"small": (12, 12, 768), "medium": (24, 16, 1024), "large": (36, 20, 1280), "xl": (48, 25, 1600)}
+HF_SIZES = {
+    "small": (12, 12, 768),
+    "medium": (24, 16, 1024),
+    "large": (36, 20, 1280),
+    "xl": (48, 25, 1600),
+}
 
 
 def random_gpt(config: GPTConfig, seed: int = 0) -> GPT:
-    """A GPT whose biases and layer norms are random too, so that a mix-up in any tensor shows in the logits."""
+    """A GPT whose biases and layer norms are random too, so that a mix-up in any tensor
+    shows in the logits."""
     torch.manual_seed(seed)
     model = GPT(config).eval()
     g = torch.Generator().manual_seed(seed)
@@ -27,8 +35,14 @@ def random_gpt(config: GPTConfig, seed: int = 0) -> GPT:
     return model
 
 
-def max_logit_difference(model: GPT, hf: GPT2LMHeadModel, seq_len: int = 24, seed: int = 1) -> float:
-    idx = torch.randint(model.config.vocab_size, (2, seq_len), generator=torch.Generator().manual_seed(seed))
+def max_logit_difference(
+    model: GPT, hf: GPT2LMHeadModel, seq_len: int = 24, seed: int = 1
+) -> float:
+    idx = torch.randint(
+        model.config.vocab_size,
+        (2, seq_len),
+        generator=torch.Generator().manual_seed(seed),
+    )
     with torch.no_grad():
         return (model(idx)[0] - hf(idx, use_cache=False).logits).abs().max().item()
 
@@ -47,11 +61,20 @@ def test_every_size_has_the_reference_parameter_count(size):
     n_layer, n_head, n_embd = HF_SIZES[size]
     config = gpt2_config(size)
     assert (config.n_layer, config.n_head, config.n_embd) == (n_layer, n_head, n_embd)
-    assert (config.vocab_size, config.block_size, config.tie_weights, config.bias) == (50257, 1024, True, True)
+    assert (config.vocab_size, config.block_size, config.tie_weights, config.bias) == (
+        50257,
+        1024,
+        True,
+        True,
+    )
     with torch.device("meta"):
         ours = GPT(config)
-        theirs = GPT2LMHeadModel(GPT2Config(n_layer=n_layer, n_head=n_head, n_embd=n_embd))
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+        theirs = GPT2LMHeadModel(
+            GPT2Config(n_layer=n_layer, n_head=n_head, n_embd=n_embd)
+        )
+    assert sum(p.numel() for p in ours.parameters()) == sum(
+        p.numel() for p in theirs.parameters()
+    )
 
 
 def test_gpt2_config_rejects_an_unknown_size():
@@ -63,14 +86,28 @@ def test_state_dict_has_the_reference_names_and_shapes_without_copying():
     model = random_gpt(GPTConfig(**SMALL, tie_weights=True))
     sd = gpt2_state_dict(model)
     with torch.device("meta"):
-        reference = GPT2LMHeadModel(GPT2Config(vocab_size=101, n_positions=32, n_layer=2, n_head=4, n_embd=32,
-                                               bos_token_id=None, eos_token_id=None))
+        reference = GPT2LMHeadModel(
+            GPT2Config(
+                vocab_size=101,
+                n_positions=32,
+                n_layer=2,
+                n_head=4,
+                n_embd=32,
+                bos_token_id=None,
+                eos_token_id=None,
+            )
+        )
     assert list(sd) == list(reference.state_dict())
     assert all(sd[k].shape == v.shape for k, v in reference.state_dict().items())
     block = model.blocks[1]
-    assert torch.equal(sd["transformer.h.1.attn.c_attn.weight"], block.attn.qkv.weight.T)  # Conv1D: (in, out)
+    assert torch.equal(
+        sd["transformer.h.1.attn.c_attn.weight"], block.attn.qkv.weight.T
+    )  # Conv1D: (in, out)
     assert torch.equal(sd["transformer.h.1.mlp.c_proj.weight"], block.ffn.proj.weight.T)
-    assert sd["transformer.h.1.attn.c_proj.weight"].data_ptr() == block.attn.proj.weight.data_ptr()  # a view
+    assert (
+        sd["transformer.h.1.attn.c_proj.weight"].data_ptr()
+        == block.attn.proj.weight.data_ptr()
+    )  # a view
     assert sd["lm_head.weight"] is model.embed.token.weight
 
 
@@ -81,7 +118,9 @@ def test_to_huggingface_gives_the_same_logits(tie, dropout):
     hf = to_huggingface(model)
     assert not hf.training
     assert (hf.lm_head.weight is hf.transformer.wte.weight) == tie
-    assert sum(p.numel() for p in hf.parameters()) == sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for p in hf.parameters()) == sum(
+        p.numel() for p in model.parameters()
+    )
     assert max_logit_difference(model, hf) < 1e-5
 
 
@@ -108,20 +147,28 @@ def test_gpt2_gelu_is_our_tanh_approximation_not_the_exact_gelu():
 
 
 def test_the_check_catches_the_two_mistakes():
-    model = random_gpt(GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64))
-    with torch.no_grad():  # larger weights: GELU inputs reach |x| ~ 3, where the two GELUs differ most
+    model = random_gpt(
+        GPTConfig(vocab_size=101, block_size=32, n_layer=2, n_head=4, n_embd=64)
+    )
+    with (
+        torch.no_grad()
+    ):  # larger weights: GELU inputs reach |x| ~ 3, where the two GELUs differ most
         for block in model.blocks:
             block.ffn.fc.weight.mul_(10)
             block.ffn.proj.weight.mul_(10)
         model.embed.token.weight.mul_(10)  # tied to the output layer: larger logits
     hf = to_huggingface(model)
     assert max_logit_difference(model, hf) < 1e-5
-    with torch.no_grad():  # a forgotten transpose of the square attention projection loads, but is wrong
+    with (
+        torch.no_grad()
+    ):  # a forgotten transpose of the square attention projection loads, but is wrong
         for block in hf.transformer.h:
             block.attn.c_proj.weight.copy_(block.attn.c_proj.weight.T.clone())
     assert max_logit_difference(model, hf) > 1e-2
     hf = to_huggingface(model)
-    for block in hf.transformer.h:  # the exact GELU instead of GPT-2's tanh approximation
+    for (
+        block
+    ) in hf.transformer.h:  # the exact GELU instead of GPT-2's tanh approximation
         block.mlp.act = nn.GELU()
     assert max_logit_difference(model, hf) > 1e-4
     for block in hf.transformer.h:
@@ -136,5 +183,8 @@ def test_gpt2_small_gives_the_same_logits_as_transformers():
 
 
 def test_importing_gptcore_does_not_import_transformers():
-    code = "import sys, gptcore, gptcore.gpt2; assert 'transformers' not in sys.modules, 'gptcore imported transformers'"
+    code = (
+        "import sys, gptcore, gptcore.gpt2; "
+        "assert 'transformers' not in sys.modules, 'gptcore imported transformers'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,7 @@
-"""The package's layout: a small public API, no name shadowing another, one home for each check."""
+"""The package's layout: a small public API, no name shadowing another, one home for
+each check.
+"""
+
 import importlib
 import pkgutil
 import re
@@ -23,9 +26,13 @@ def test_the_public_api_is_small_and_versioned():
 
 def test_no_module_shadows_a_name():
     for module in MODULES:
-        importlib.import_module(module)  # importing a command module must not rebind a library name
+        importlib.import_module(
+            module
+        )  # importing a command module must not rebind a library name
     for name in gptcore.__all__:
-        assert not isinstance(getattr(gptcore, name), type(gptcore)), f"gptcore.{name} is a module"
+        assert not isinstance(getattr(gptcore, name), type(gptcore)), (
+            f"gptcore.{name} is a module"
+        )
     top = {m.split(".")[1] for m in MODULES}
     assert not top & set(gptcore.__all__), top & set(gptcore.__all__)
     generation = importlib.import_module("gptcore.generation")
@@ -35,28 +42,50 @@ def test_no_module_shadows_a_name():
 def test_each_module_all_lists_exactly_its_public_names():
     for module_name in MODULES:
         module = importlib.import_module(module_name)
-        defined = {name for name, value in vars(module).items() if not name.startswith("_")
-                   and getattr(value, "__module__", module_name) == module_name
-                   and not isinstance(value, type(gptcore))}
+        defined = {
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and getattr(value, "__module__", module_name) == module_name
+            and not isinstance(value, type(gptcore))
+        }
         assert set(module.__all__) <= defined | set(vars(module)), module_name
         assert all(not name.startswith("_") for name in module.__all__), module_name
 
 
 def test_every_check_has_one_home():
-    """The wording of each shared check appears in gptcore/checks.py and nowhere else."""
-    phrases = ["must be a positive integer", "is a probability in", "expected vectors of width",
-               "is longer than block_size", "token ids must lie in", "must be an int, got",
-               "is not divisible by n_head"]
+    """Each shared check is worded in gptcore/checks.py and nowhere else."""
+    phrases = [
+        "must be a positive integer",
+        "is a probability in",
+        "expected vectors of width",
+        "is longer than block_size",
+        "token ids must lie in",
+        "must be an int, got",
+        "is not divisible by n_head",
+    ]
     for path in sorted((ROOT / "gptcore").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         for phrase in phrases:
-            home = path.name in ("checks.py",) or (phrase == "is not divisible by n_head"
-                                                    and path.name == "attention.py")
-            assert home or phrase not in text, f"{path.name} words a shared check itself: {phrase!r}"
+            home = path.name in ("checks.py",) or (
+                phrase == "is not divisible by n_head" and path.name == "attention.py"
+            )
+            assert home or phrase not in text, (
+                f"{path.name} words a shared check itself: {phrase!r}"
+            )
 
 
-@pytest.mark.parametrize("value, error", [(1.5, TypeError), ("3", TypeError), (True, TypeError),
-                                          (None, TypeError), (0, ValueError), (-2, ValueError)])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (1.5, TypeError),
+        ("3", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+        (0, ValueError),
+        (-2, ValueError),
+    ],
+)
 def test_positive_int_separates_type_and_value(value, error):
     with pytest.raises(error, match="size"):
         checks.check_positive_int("size", value)
@@ -86,6 +115,8 @@ def test_the_other_checks():
 def test_the_command_types_come_from_the_dataclasses():
     from gptcore.cli.train import build_parser
 
-    args = build_parser().parse_args(["--n-embd", "32", "--lr", "0.01", "--bias", "false"])
+    args = build_parser().parse_args(
+        ["--n-embd", "32", "--lr", "0.01", "--bias", "false"]
+    )
     assert (args.n_embd, args.lr, args.bias) == (32, 0.01, False)
     assert re.search(r"--n-embd INT", build_parser().format_help())

@@ -24,10 +24,13 @@ def small_model(seed: int = 0, **overrides) -> GPT:
 
 
 def random_ids(batch: int, length: int, seed: int = 0) -> torch.Tensor:
-    return torch.randint(VOCAB, (batch, length), generator=torch.Generator().manual_seed(seed))
+    return torch.randint(
+        VOCAB, (batch, length), generator=torch.Generator().manual_seed(seed)
+    )
 
 
-# --- Embeddings -------------------------------------------------------------------------------------
+# --- Embeddings -----------------------------------------------------------------------
+
 
 def test_embeddings_is_token_plus_position():
     emb = Embeddings(VOCAB, 8, 16)
@@ -35,7 +38,10 @@ def test_embeddings_is_token_plus_position():
     out = emb(idx)
     assert out.shape == (3, 5, 16)
     torch.testing.assert_close(out, emb.token.weight[idx] + emb.position.weight[:5])
-    assert emb.token.weight.shape == (VOCAB, 16) and emb.position.weight.shape == (8, 16)
+    assert emb.token.weight.shape == (VOCAB, 16) and emb.position.weight.shape == (
+        8,
+        16,
+    )
 
 
 def test_embeddings_rejects_bad_input():
@@ -49,37 +55,53 @@ def test_embeddings_rejects_bad_input():
 
 
 def test_positions_tell_permuted_sentences_apart():
-    """Causal attention ends reordered sentences on the same vector, unless positions are added."""
+    """Causal attention ends reordered sentences on the same vector, unless positions
+    are added."""
     torch.manual_seed(0)
     emb, attn = Embeddings(VOCAB, 8, 16), MultiHeadAttention(16, 4, 8).eval()
-    a, b = torch.tensor([[1, 2, 3, 4]]), torch.tensor([[3, 2, 1, 4]])  # same tokens, same last token
+    a, b = (
+        torch.tensor([[1, 2, 3, 4]]),
+        torch.tensor([[3, 2, 1, 4]]),
+    )  # same tokens, same last token
     with torch.no_grad():
         torch.testing.assert_close(attn(emb.token(a))[0, -1], attn(emb.token(b))[0, -1])
         assert not torch.allclose(attn(emb(a))[0, -1], attn(emb(b))[0, -1], atol=1e-4)
 
 
-# --- GPTConfig ------------------------------------------------------------------------------------
+# --- GPTConfig ------------------------------------------------------------------------
+
 
 def test_config_defaults():
     c = GPTConfig(vocab_size=65)
-    assert (c.block_size, c.n_layer, c.n_head, c.n_embd, c.dropout, c.bias, c.tie_weights) == (64, 4, 8, 64, 0.0, True, False)
+    assert (
+        c.block_size,
+        c.n_layer,
+        c.n_head,
+        c.n_embd,
+        c.dropout,
+        c.bias,
+        c.tie_weights,
+    ) == (64, 4, 8, 64, 0.0, True, False)
 
 
-@pytest.mark.parametrize("overrides, error, match", [
-    (dict(vocab_size=0), ValueError, "vocab_size"),
-    (dict(block_size=-1), ValueError, "block_size"),
-    (dict(n_layer=0), ValueError, "n_layer"),
-    (dict(n_head=0), ValueError, "n_head"),
-    (dict(n_embd=0), ValueError, "n_embd"),
-    (dict(n_embd=32, n_head=5), ValueError, "not divisible"),
-    (dict(dropout=1.0), ValueError, "dropout"),
-    (dict(dropout=-0.1), ValueError, "dropout"),
-    (dict(n_embd=32.0), TypeError, "n_embd"),
-    (dict(n_layer=True), TypeError, "n_layer"),
-    (dict(dropout="0.1"), TypeError, "dropout"),
-    (dict(bias=1), TypeError, "bias"),
-    (dict(tie_weights="yes"), TypeError, "tie_weights"),
-])
+@pytest.mark.parametrize(
+    "overrides, error, match",
+    [
+        (dict(vocab_size=0), ValueError, "vocab_size"),
+        (dict(block_size=-1), ValueError, "block_size"),
+        (dict(n_layer=0), ValueError, "n_layer"),
+        (dict(n_head=0), ValueError, "n_head"),
+        (dict(n_embd=0), ValueError, "n_embd"),
+        (dict(n_embd=32, n_head=5), ValueError, "not divisible"),
+        (dict(dropout=1.0), ValueError, "dropout"),
+        (dict(dropout=-0.1), ValueError, "dropout"),
+        (dict(n_embd=32.0), TypeError, "n_embd"),
+        (dict(n_layer=True), TypeError, "n_layer"),
+        (dict(dropout="0.1"), TypeError, "dropout"),
+        (dict(bias=1), TypeError, "bias"),
+        (dict(tie_weights="yes"), TypeError, "tie_weights"),
+    ],
+)
 def test_config_rejects_impossible_settings(overrides, error, match):
     with pytest.raises(error, match=match):
         small_config(**overrides)
@@ -90,7 +112,8 @@ def test_gpt_requires_a_config():
         GPT(dict(vocab_size=VOCAB))
 
 
-# --- GPT: shapes, loss, errors ----------------------------------------------------------------------
+# --- GPT: shapes, loss, errors --------------------------------------------------------
+
 
 def test_attribute_names():
     model = small_model()
@@ -115,7 +138,9 @@ def test_loss_is_cross_entropy():
     model = small_model()
     idx, targets = random_ids(2, 10), random_ids(2, 10, seed=1)
     logits, loss = model(idx, targets)
-    torch.testing.assert_close(loss, -logits.log_softmax(-1).gather(-1, targets[..., None]).mean())
+    torch.testing.assert_close(
+        loss, -logits.log_softmax(-1).gather(-1, targets[..., None]).mean()
+    )
 
 
 def test_loss_at_initialisation_is_ln_vocab():
@@ -123,7 +148,10 @@ def test_loss_at_initialisation_is_ln_vocab():
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=vocab)).eval()
     g = torch.Generator().manual_seed(0)
-    idx, targets = torch.randint(vocab, (8, 64), generator=g), torch.randint(vocab, (8, 64), generator=g)
+    idx, targets = (
+        torch.randint(vocab, (8, 64), generator=g),
+        torch.randint(vocab, (8, 64), generator=g),
+    )
     with torch.no_grad():
         _, loss = model(idx, targets)
     assert abs(loss.item() - math.log(vocab)) < 0.1
@@ -148,13 +176,16 @@ def test_prefix_logits_do_not_depend_on_window_length():
         torch.testing.assert_close(model(idx[:, :5])[0], model(idx)[0][:, :5])
 
 
-@pytest.mark.parametrize("idx, error, match", [
-    (torch.zeros(1, 17, dtype=torch.long), ValueError, "block_size=16"),
-    (torch.zeros(16, dtype=torch.long), ValueError, "batch"),
-    (torch.zeros(1, 0, dtype=torch.long), ValueError, "no tokens"),
-    (torch.zeros(1, 4), TypeError, "integer"),
-    (torch.full((1, 4), VOCAB), ValueError, "vocab|0, 20"),
-])
+@pytest.mark.parametrize(
+    "idx, error, match",
+    [
+        (torch.zeros(1, 17, dtype=torch.long), ValueError, "block_size=16"),
+        (torch.zeros(16, dtype=torch.long), ValueError, "batch"),
+        (torch.zeros(1, 0, dtype=torch.long), ValueError, "no tokens"),
+        (torch.zeros(1, 4), TypeError, "integer"),
+        (torch.full((1, 4), VOCAB), ValueError, "vocab|0, 20"),
+    ],
+)
 def test_forward_rejects_bad_input(idx, error, match):
     with pytest.raises(error, match=match):
         small_model()(idx)
@@ -183,7 +214,8 @@ def test_dropout_only_in_training_mode():
     torch.testing.assert_close(model(idx)[0], model(idx)[0])
 
 
-# --- Initialisation and parameter count ------------------------------------------------------------
+# --- Initialisation and parameter count -----------------------------------------------
+
 
 def test_gpt2_initialisation():
     torch.manual_seed(0)
@@ -202,27 +234,49 @@ def test_gpt2_initialisation():
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("tie_weights", [True, False])
-@pytest.mark.parametrize("sizes", [dict(), dict(n_layer=3, n_head=2, n_embd=24, block_size=5), dict(n_layer=1, n_head=1, n_embd=8)])
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        dict(),
+        dict(n_layer=3, n_head=2, n_embd=24, block_size=5),
+        dict(n_layer=1, n_head=1, n_embd=8),
+    ],
+)
 def test_param_count_formula(bias, tie_weights, sizes):
     config = small_config(bias=bias, tie_weights=tie_weights, **sizes)
     model = GPT(config)
-    assert model.num_params() == param_count_formula(config) == sum(p.numel() for p in model.parameters())
+    assert (
+        model.num_params()
+        == param_count_formula(config)
+        == sum(p.numel() for p in model.parameters())
+    )
 
 
 def test_param_count_formula_in_closed_form():
     V, T, C, L = 76, 64, 64, 4
     config = GPTConfig(vocab_size=V, block_size=T, n_layer=L, n_embd=C)
-    assert param_count_formula(config) == V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C + V * C
+    assert (
+        param_count_formula(config)
+        == V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C + V * C
+    )
 
 
 def test_param_count_gpt2_small():
-    config = GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768, tie_weights=True)
+    config = GPTConfig(
+        vocab_size=50257,
+        block_size=1024,
+        n_layer=12,
+        n_head=12,
+        n_embd=768,
+        tie_weights=True,
+    )
     with torch.device("meta"):
         model = GPT(config)
     assert model.num_params() == param_count_formula(config) == 124_439_808
 
 
-# --- Weight tying, state_dict, devices ------------------------------------------------------------
+# --- Weight tying, state_dict, devices ------------------------------------------------
+
 
 def test_weight_tying_shares_one_matrix():
     model = small_model(tie_weights=True)
@@ -261,7 +315,9 @@ def test_cuda():
     check_device("cuda")
 
 
-@pytest.mark.skipif(not torch.backends.mps.is_available(), reason="needs an Apple MPS device")
+@pytest.mark.skipif(
+    not torch.backends.mps.is_available(), reason="needs an Apple MPS device"
+)
 def test_mps():
     check_device("mps")
 

@@ -1,4 +1,6 @@
-"""Tests for gptcore.training and gptcore.checkpoint: the loss gradient, the schedule, evaluation, the loop, checkpoints, resuming."""
+"""Tests for gptcore.training and gptcore.checkpoint: the loss gradient, the schedule,
+evaluation, the loop, checkpoints, resuming."""
+
 import math
 import os
 from dataclasses import asdict
@@ -8,25 +10,59 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gptcore.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    resume_state,
+    save_checkpoint,
+)
 from gptcore.data import CharTokenizer
 from gptcore.model import GPT, GPTConfig
-from gptcore.checkpoint import CheckpointError, load_checkpoint, load_model, resume_state, save_checkpoint
-from gptcore.training import TrainConfig, default_device, estimate_loss, lr_at, make_optimizer, train
+from gptcore.training import (
+    TrainConfig,
+    default_device,
+    estimate_loss,
+    lr_at,
+    make_optimizer,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20
+TEXT = (
+    "To be, or not to be, that is the question:\n"
+    "Whether 'tis nobler in the mind to suffer\n" * 20
+)
 TOKENIZER = CharTokenizer.from_text(TEXT)
 DATA = torch.tensor(TOKENIZER.encode(TEXT))
 
 
 def tiny_config(**overrides) -> GPTConfig:
-    return GPTConfig(**{"vocab_size": TOKENIZER.vocab_size, "block_size": 16, "n_layer": 2, "n_head": 2,
-                        "n_embd": 16, **overrides})
+    return GPTConfig(
+        **{
+            "vocab_size": TOKENIZER.vocab_size,
+            "block_size": 16,
+            "n_layer": 2,
+            "n_head": 2,
+            "n_embd": 16,
+            **overrides,
+        }
+    )
 
 
 def tiny_run(steps=20, **overrides) -> TrainConfig:
-    return TrainConfig(**{"steps": steps, "batch_size": 4, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 2,
-                          "eval_interval": 10, "eval_batches": 2, **overrides})
+    return TrainConfig(
+        **{
+            "steps": steps,
+            "batch_size": 4,
+            "lr": 1e-2,
+            "min_lr": 1e-3,
+            "warmup_steps": 2,
+            "eval_interval": 10,
+            "eval_batches": 2,
+            **overrides,
+        }
+    )
 
 
 def test_cross_entropy_gradient_is_softmax_minus_one_hot():
@@ -45,12 +81,23 @@ def test_schedule_warms_up_then_decays_to_the_floor():
     assert all(a < b for a, b in zip(lrs[:9], lrs[1:10]))
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
     assert lrs[100] == pytest.approx(1e-4) and lr_at(500, config) == pytest.approx(1e-4)
-    assert lr_at(0, TrainConfig(steps=10, warmup_steps=0)) == pytest.approx(TrainConfig().lr)
+    assert lr_at(0, TrainConfig(steps=10, warmup_steps=0)) == pytest.approx(
+        TrainConfig().lr
+    )
 
 
-@pytest.mark.parametrize("bad", [dict(steps=0), dict(batch_size=0), dict(warmup_steps=20, steps=10),
-                                 dict(min_lr=0.0), dict(min_lr=1.0, lr=0.1), dict(grad_clip=-1.0),
-                                 dict(eval_interval=0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(steps=0),
+        dict(batch_size=0),
+        dict(warmup_steps=20, steps=10),
+        dict(min_lr=0.0),
+        dict(min_lr=1.0, lr=0.1),
+        dict(grad_clip=-1.0),
+        dict(eval_interval=0),
+    ],
+)
 def test_train_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
@@ -78,12 +125,31 @@ def test_a_tiny_model_overfits_a_short_text():
     text = "hello world, hello gpt. "
     tokenizer = CharTokenizer.from_text(text)
     data = torch.tensor(tokenizer.encode(text * 8))
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=32))
-    config = TrainConfig(steps=150, batch_size=16, lr=1e-2, min_lr=1e-3, warmup_steps=10, eval_interval=150,
-                         eval_batches=2, weight_decay=0.0)
-    state = train(model, make_optimizer(model, config), data, data, config, progress=False)
+    model = GPT(
+        GPTConfig(
+            vocab_size=tokenizer.vocab_size,
+            block_size=16,
+            n_layer=2,
+            n_head=2,
+            n_embd=32,
+        )
+    )
+    config = TrainConfig(
+        steps=150,
+        batch_size=16,
+        lr=1e-2,
+        min_lr=1e-3,
+        warmup_steps=10,
+        eval_interval=150,
+        eval_batches=2,
+        weight_decay=0.0,
+    )
+    state = train(
+        model, make_optimizer(model, config), data, data, config, progress=False
+    )
     assert state.history["loss"][0] > 2.5
-    # After the first characters of a window, the text is fully determined: the loss approaches zero.
+    # After the first characters of a window, the text is fully determined: the loss
+    # approaches zero.
     assert state.history["train_loss"][-1] < 0.15
 
 
@@ -91,8 +157,15 @@ def test_the_loop_records_every_step_and_each_evaluation():
     model = GPT(tiny_config())
     config = tiny_run(steps=25, eval_interval=10)
     calls = []
-    state = train(model, make_optimizer(model, config), DATA, DATA, config, progress=False,
-                  on_eval=lambda s: calls.append(s.step))
+    state = train(
+        model,
+        make_optimizer(model, config),
+        DATA,
+        DATA,
+        config,
+        progress=False,
+        on_eval=lambda s: calls.append(s.step),
+    )
     h = state.history
     assert h["step"] == list(range(1, 26)) and len(h["loss"]) == len(h["lr"]) == 25
     assert h["eval_step"] == calls == [10, 20, 25]
@@ -103,20 +176,40 @@ def test_the_loop_records_every_step_and_each_evaluation():
 def test_until_stops_early_and_the_batch_must_divide_among_processes():
     model = GPT(tiny_config())
     config = tiny_run(steps=20)
-    state = train(model, make_optimizer(model, config), DATA, DATA, config, until=7, progress=False)
+    state = train(
+        model,
+        make_optimizer(model, config),
+        DATA,
+        DATA,
+        config,
+        until=7,
+        progress=False,
+    )
     assert state.step == 7 and len(state.history["loss"]) == 7
     with pytest.raises(ValueError, match="not divisible"):
-        train(model, make_optimizer(model, config), DATA, DATA, tiny_run(batch_size=5), progress=False, world_size=2)
+        train(
+            model,
+            make_optimizer(model, config),
+            DATA,
+            DATA,
+            tiny_run(batch_size=5),
+            progress=False,
+            world_size=2,
+        )
 
 
 def test_gradient_clipping_bounds_the_update():
     torch.manual_seed(0)
     model = GPT(tiny_config())
-    config = tiny_run(steps=1, warmup_steps=0, grad_clip=1e-6, lr=1.0, min_lr=1.0, weight_decay=0.0)
+    config = tiny_run(
+        steps=1, warmup_steps=0, grad_clip=1e-6, lr=1.0, min_lr=1.0, weight_decay=0.0
+    )
     before = [p.detach().clone() for p in model.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     train(model, optimizer, DATA, DATA, config, progress=False)
-    moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    moved = torch.sqrt(
+        sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.parameters(), before))
+    )
     assert moved.item() <= 1e-6 * 1.01
 
 
@@ -126,14 +219,20 @@ def trained_tiny(tmp_path, steps=10):
     config = tiny_run(steps=steps)
     optimizer = make_optimizer(model, config)
     state = train(model, optimizer, DATA, DATA, config, progress=False)
-    path = save_checkpoint(tmp_path / "model.pt", model, TOKENIZER, optimizer, state, config)
+    path = save_checkpoint(
+        tmp_path / "model.pt", model, TOKENIZER, optimizer, state, config
+    )
     return model, optimizer, state, config, path
 
 
 def test_checkpoint_round_trip(tmp_path):
     model, optimizer, state, config, path = trained_tiny(tmp_path)
     loaded, tokenizer = load_model(path)
-    assert not loaded.training and tokenizer.vocab == TOKENIZER.vocab and loaded.config == model.config
+    assert (
+        not loaded.training
+        and tokenizer.vocab == TOKENIZER.vocab
+        and loaded.config == model.config
+    )
     x = DATA[:16].unsqueeze(0)
     model.eval()
     with torch.no_grad():
@@ -141,20 +240,37 @@ def test_checkpoint_round_trip(tmp_path):
     twin = GPT(tiny_config())
     twin_optimizer = make_optimizer(twin, config)
     checkpoint = load_checkpoint(path, twin, TOKENIZER, twin_optimizer)
-    assert checkpoint["step"] == state.step == 10 and checkpoint["train_config"] == asdict(config)
+    assert checkpoint["step"] == state.step == 10 and checkpoint[
+        "train_config"
+    ] == asdict(config)
     assert checkpoint["history"] == state.history
     for a, b in zip(twin.parameters(), model.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    assert twin_optimizer.state_dict()["state"][0]["exp_avg"].equal(optimizer.state_dict()["state"][0]["exp_avg"])
-    assert resume_state(checkpoint).generator.get_state().equal(state.generator.get_state())
+    assert twin_optimizer.state_dict()["state"][0]["exp_avg"].equal(
+        optimizer.state_dict()["state"][0]["exp_avg"]
+    )
+    assert (
+        resume_state(checkpoint)
+        .generator.get_state()
+        .equal(state.generator.get_state())
+    )
 
 
 def test_checkpoint_loads_with_weights_only(tmp_path):
     *_, path = trained_tiny(tmp_path, steps=2)
-    assert set(torch.load(path, weights_only=True)) >= {"model", "config", "tokenizer", "optimizer", "step", "rng"}
+    assert set(torch.load(path, weights_only=True)) >= {
+        "model",
+        "config",
+        "tokenizer",
+        "optimizer",
+        "step",
+        "rng",
+    }
 
 
-def test_an_interrupted_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+def test_an_interrupted_write_leaves_the_previous_checkpoint_intact(
+    tmp_path, monkeypatch
+):
     model, optimizer, state, config, path = trained_tiny(tmp_path, steps=2)
     before = path.read_bytes()
 
@@ -187,7 +303,9 @@ def test_clear_errors_for_bad_checkpoints(tmp_path):
     torch.save(checkpoint, incomplete)
     with pytest.raises(CheckpointError, match="lacks tokenizer"):
         load_checkpoint(incomplete)
-    with pytest.raises(CheckpointError, match="n_embd=16 in the checkpoint but 32 in the model"):
+    with pytest.raises(
+        CheckpointError, match="n_embd=16 in the checkpoint but 32 in the model"
+    ):
         load_checkpoint(path, GPT(tiny_config(n_embd=32)))
     with pytest.raises(CheckpointError, match="another vocabulary"):
         load_checkpoint(path, tokenizer=CharTokenizer(TOKENIZER.vocab[::-1]))
@@ -198,7 +316,9 @@ def test_a_checkpoint_without_optimizer_cannot_resume(tmp_path):
     path = save_checkpoint(tmp_path / "weights.pt", model, TOKENIZER)
     load_model(path)
     with pytest.raises(CheckpointError, match="no optimizer state"):
-        load_checkpoint(path, GPT(tiny_config()), optimizer=make_optimizer(model, tiny_run()))
+        load_checkpoint(
+            path, GPT(tiny_config()), optimizer=make_optimizer(model, tiny_run())
+        )
     with pytest.raises(CheckpointError, match="cannot be resumed"):
         resume_state(load_checkpoint(path))
 
@@ -207,7 +327,9 @@ def test_resume_is_exact(tmp_path):
     config = tiny_run(steps=24, eval_interval=6)
     torch.manual_seed(3)
     straight = GPT(tiny_config(dropout=0.1))
-    straight_state = train(straight, make_optimizer(straight, config), DATA, DATA, config, progress=False)
+    straight_state = train(
+        straight, make_optimizer(straight, config), DATA, DATA, config, progress=False
+    )
 
     torch.manual_seed(3)
     model = GPT(tiny_config(dropout=0.1))
@@ -218,8 +340,18 @@ def test_resume_is_exact(tmp_path):
     torch.manual_seed(99)
     resumed = GPT(tiny_config(dropout=0.1))
     resumed_optimizer = make_optimizer(resumed, config)
-    checkpoint = load_checkpoint(tmp_path / "half.pt", resumed, TOKENIZER, resumed_optimizer)
-    resumed_state = train(resumed, resumed_optimizer, DATA, DATA, config, resume_state(checkpoint), progress=False)
+    checkpoint = load_checkpoint(
+        tmp_path / "half.pt", resumed, TOKENIZER, resumed_optimizer
+    )
+    resumed_state = train(
+        resumed,
+        resumed_optimizer,
+        DATA,
+        DATA,
+        config,
+        resume_state(checkpoint),
+        progress=False,
+    )
     assert resumed_state.history == straight_state.history
     for a, b in zip(resumed.parameters(), straight.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -230,6 +362,8 @@ def test_the_committed_course_checkpoint():
     assert path.stat().st_size < 5e6
     model, tokenizer = load_model(path)
     checkpoint = load_checkpoint(path)
-    assert model.config == GPTConfig(vocab_size=tokenizer.vocab_size)  # the course model: GPTConfig's defaults
+    assert model.config == GPTConfig(
+        vocab_size=tokenizer.vocab_size
+    )  # the course model: GPTConfig's defaults
     assert checkpoint["step"] == checkpoint["train_config"]["steps"]
     assert checkpoint["history"]["val_loss"][-1] <= 1.95

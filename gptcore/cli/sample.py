@@ -2,8 +2,9 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 23
+# %% chapters/11_command_line.ipynb 26
 """`gptcore sample`: continue a prompt with a trained model from a checkpoint."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,32 +13,121 @@ from gptcore.checkpoint import load_model
 from gptcore.generation import generate_text
 from gptcore.training import default_device
 
+_COURSE_MODEL = "checkpoints/course.pt"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command's flags: the checkpoint, the prompt, and how to sample."""
-    parser = argparse.ArgumentParser(prog="gptcore sample", description=__doc__.split(": ", 1)[1])
-    parser.add_argument("--checkpoint", default="checkpoints/course.pt", help="(default: the course model)")
-    parser.add_argument("--prompt", default="\n", help="the text to continue (default: a new line); "
-                                                       "in bash, $'ROMEO:\\n' puts a new line in it")
-    parser.add_argument("--length", type=int, default=500, help="characters to generate (default: 500)")
-    parser.add_argument("--temperature", type=float, default=0.8,
-                        help="below 1: safer, above 1: wilder, 0: always the likeliest (default: 0.8)")
-    parser.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same text (default: 0)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--no-cache", action="store_true", help="recompute the whole window for every character")
+    """The command's flags: the model, the prompt, and how to sample."""
+    parser = argparse.ArgumentParser(
+        prog="gptcore sample", description=__doc__.split(": ", 1)[1]
+    )
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument(
+        "--checkpoint",
+        default=None,
+        help=f"a checkpoint of `gptcore train` (default: {_COURSE_MODEL}, "
+        "the course model)",
+    )
+    model.add_argument(
+        "--pretrained",
+        default=None,
+        metavar="NAME",
+        help="a Hugging Face model instead, with its own tokenizer: a hub name "
+        "such as openai-community/gpt2, or a local folder (pip install gptcore[hf])",
+    )
+    parser.add_argument(
+        "--prompt",
+        default="\n",
+        help="the text to continue (default: a new line); "
+        "in bash, $'ROMEO:\\n' puts a new line in it",
+    )
+    parser.add_argument(
+        "--length",
+        type=int,
+        default=500,
+        help="characters to generate (tokens, with --pretrained; default: 500)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help="below 1: safer, above 1: wilder, 0: always the likeliest (default: 0.8)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="sample only among the k likeliest characters",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the same seed gives the same text (default: 0)",
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"]
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute the whole window for every character",
+    )
     return parser
 
 
+class _HFTokenizer:
+    """A transformers tokenizer with the encode and decode that generate_text calls."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)  # with a start token, if the model has one
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _load_pretrained(name: str, device: str):
+    """--pretrained: the model (gptcore's load_pretrained) and its own tokenizer."""
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ValueError(
+            "--pretrained reads the model's tokenizer with transformers, which is "
+            "not installed: pip install gptcore[hf]"
+        ) from None
+    from gptcore.pretrained import load_pretrained
+
+    model = load_pretrained(name, device)
+    return model, _HFTokenizer(AutoTokenizer.from_pretrained(name))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """The command: print the prompt and its continuation; a mistake ends with one clear line and status 2."""
+    """The command: print the prompt and its continuation; a mistake ends with one
+    clear line and status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    device = default_device() if args.device == "auto" else args.device
     try:
-        model, tokenizer = load_model(args.checkpoint, default_device() if args.device == "auto" else args.device)
-        print(generate_text(model, tokenizer, args.prompt, args.length, args.temperature, args.top_k, args.seed,
-                            use_cache=not args.no_cache))
-    except (ValueError, FileNotFoundError) as error:
+        if args.pretrained is not None:
+            model, tokenizer = _load_pretrained(args.pretrained, device)
+        else:
+            model, tokenizer = load_model(args.checkpoint or _COURSE_MODEL, device)
+        print(
+            generate_text(
+                model,
+                tokenizer,
+                args.prompt,
+                args.length,
+                args.temperature,
+                args.top_k,
+                args.seed,
+                use_cache=not args.no_cache,
+            )
+        )
+    except (ValueError, OSError) as error:  # OSError: FileNotFoundError, the hub's
         parser.error(str(error))
     return 0
 

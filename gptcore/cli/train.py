@@ -2,8 +2,10 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 3
-"""`gptcore train`: train a GPT on the plays or on your own text, resumably, on one device or several."""
+# %% chapters/11_command_line.ipynb 4
+"""`gptcore train`: train a GPT on the plays or on your own text, resumably, on one
+device or several."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +21,26 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from gptcore.checkpoint import CheckpointError, load_checkpoint, resume_state, save_checkpoint
+from gptcore.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    resume_state,
+    save_checkpoint,
+)
 from gptcore.data import CharTokenizer, load_corpus
 from gptcore.model import GPT, GPTConfig
-from gptcore.training import PRESETS, TrainConfig, TrainState, default_device, make_optimizer, train
+from gptcore.training import (
+    PRESETS,
+    TrainConfig,
+    TrainState,
+    default_device,
+    make_optimizer,
+    train,
+)
 
-_MODEL_FIELDS = [f.name for f in fields(GPTConfig) if f.name != "vocab_size"]  # the vocabulary comes from the text
+_MODEL_FIELDS = [
+    f.name for f in fields(GPTConfig) if f.name != "vocab_size"
+]  # the vocabulary comes from the text
 _TRAIN_FIELDS = [f.name for f in fields(TrainConfig)]
 
 
@@ -36,67 +52,136 @@ def _parse_bool(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command's flags: one per GPTConfig and TrainConfig field, plus the corpus, output and device."""
-    parser = argparse.ArgumentParser(prog="gptcore train", description=__doc__.split(": ", 1)[1])
-    parser.add_argument("--preset", choices=PRESETS, default=None,
-                        help="named settings of the fields below (default: course)")
-    parser.add_argument("--corpus", default="plays",
-                        help="'plays' (Shakespeare, whole plays held out), a UTF-8 text file, or a URL (with --sha256)")
-    parser.add_argument("--sha256", default=None, help="the expected SHA-256 of the corpus file or URL")
-    parser.add_argument("--val-fraction", type=float, default=None,
-                        help="for a text file or URL: the share of the text, from its end, held out (default: 0.1)")
-    for title, dataclass, names in [("model", GPTConfig, _MODEL_FIELDS), ("training", TrainConfig, _TRAIN_FIELDS)]:
-        group = parser.add_argument_group(f"{title} (default: the preset's value, else {dataclass.__name__}'s)")
-        hints = typing.get_type_hints(dataclass)  # the fields' real types, whatever the annotations' form
+    """The command's flags: one per GPTConfig and TrainConfig field, plus the corpus,
+    output and device."""
+    parser = argparse.ArgumentParser(
+        prog="gptcore train", description=__doc__.split(": ", 1)[1]
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="named settings of the fields below (default: course)",
+    )
+    parser.add_argument(
+        "--corpus",
+        default="plays",
+        help="'plays' (Shakespeare, whole plays held out), a UTF-8 text file, "
+        "or a URL (with --sha256)",
+    )
+    parser.add_argument(
+        "--sha256", default=None, help="the expected SHA-256 of the corpus file or URL"
+    )
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="for a text file or URL: the share of the text, from its end, "
+        "held out (default: 0.1)",
+    )
+    for title, dataclass, names in [
+        ("model", GPTConfig, _MODEL_FIELDS),
+        ("training", TrainConfig, _TRAIN_FIELDS),
+    ]:
+        group = parser.add_argument_group(
+            f"{title} (default: the preset's value, else {dataclass.__name__}'s)"
+        )
+        hints = typing.get_type_hints(
+            dataclass
+        )  # the fields' real types, whatever the annotations' form
         for name in names:
             kind = hints[name]
-            group.add_argument("--" + name.replace("_", "-"), type=_parse_bool if kind is bool else kind,
-                               metavar=kind.__name__.upper())
-    parser.add_argument("--out", default="runs", help="folder for the checkpoint and the log (default: runs)")
-    parser.add_argument("--name", default=None,
-                        help="the files are OUT/NAME.pt and OUT/NAME.log.jsonl (default: the preset, else 'model')")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--resume", action="store_true", help="continue the run saved in OUT/NAME.pt, exactly")
-    parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
-                        help="stop after this step, as if interrupted (continue later with --resume)")
-    parser.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
+            if type(None) in typing.get_args(kind):  # int | None: an int, or no flag
+                (kind,) = (t for t in typing.get_args(kind) if t is not type(None))
+            group.add_argument(
+                "--" + name.replace("_", "-"),
+                type=_parse_bool if kind is bool else kind,
+                metavar=kind.__name__.upper(),
+            )
+    parser.add_argument(
+        "--out",
+        default="runs",
+        help="folder for the checkpoint and the log (default: runs)",
+    )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="the files are OUT/NAME.pt and OUT/NAME.log.jsonl "
+        "(default: the preset, else 'model')",
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"]
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in OUT/NAME.pt, exactly",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        metavar="STEP",
+        help="stop after this step, as if interrupted (continue later with --resume)",
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="compile the model with torch.compile"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
-def configs_from_args(args: argparse.Namespace, vocab_size: int,
-                      saved: dict | None = None) -> tuple[GPTConfig, TrainConfig]:
-    """The model and the recipe: a flag given wins over the preset (or, to resume, the `saved` checkpoint's
-    settings), and those over the dataclass defaults."""
-    preset = {**saved["config"], **saved["train_config"]} if saved else PRESETS[args.preset or "course"]
+def configs_from_args(
+    args: argparse.Namespace, vocab_size: int, saved: dict | None = None
+) -> tuple[GPTConfig, TrainConfig]:
+    """The model and the recipe: a flag given wins over the preset (or, to resume,
+    the `saved` checkpoint's settings), and those over the dataclass defaults."""
+    preset = (
+        {**saved["config"], **saved["train_config"]}
+        if saved
+        else PRESETS[args.preset or "course"]
+    )
 
     def chosen(names: list[str]) -> dict:
         values = {name: preset[name] for name in names if name in preset}
-        values.update({name: getattr(args, name) for name in names if getattr(args, name) is not None})
+        values.update(
+            {
+                name: getattr(args, name)
+                for name in names
+                if getattr(args, name) is not None
+            }
+        )
         return values
 
-    return GPTConfig(vocab_size=vocab_size, **chosen(_MODEL_FIELDS)), TrainConfig(**chosen(_TRAIN_FIELDS))
+    return GPTConfig(vocab_size=vocab_size, **chosen(_MODEL_FIELDS)), TrainConfig(
+        **chosen(_TRAIN_FIELDS)
+    )
 
 
-# %% chapters/11_command_line.ipynb 8
+# %% chapters/11_command_line.ipynb 9
 def _check_writable(folder: Path) -> None:
-    """Fail now, not after an hour of training, if checkpoints cannot be written to `folder`."""
+    """Fail now, not after an hour of training, if `folder` cannot take checkpoints."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise ValueError(f"cannot write to the output folder {folder} ({error.strerror}): "
-                         "choose another --out") from None
+        raise ValueError(
+            f"cannot write to the output folder {folder} ({error.strerror}): "
+            "choose another --out"
+        ) from None
 
 
 def _start_processes(device: str) -> tuple[int, int, str]:
-    """(rank, world size, device) of this process; under torchrun, join the others (NCCL on GPUs, else gloo)."""
+    """(rank, world size, device) of this process; under torchrun, join the others
+    (NCCL on GPUs, else gloo)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return 0, 1, device
     if device not in ("cpu", "cuda"):
-        raise ValueError(f"training with several processes needs --device cpu or cuda, not {device}")
+        raise ValueError(
+            f"training with several processes needs --device cpu or cuda, not {device}"
+        )
     dist.init_process_group("nccl" if device == "cuda" else "gloo")
     if device == "cuda":
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
@@ -105,14 +190,21 @@ def _start_processes(device: str) -> tuple[int, int, str]:
 
 
 def _write_log(path: Path, history: dict) -> None:
-    """The run's losses as JSON lines (one per step, and one per evaluation), replaced atomically."""
-    evaluations = dict(zip(history["eval_step"], zip(history["train_loss"], history["val_loss"])))
+    """The run's losses as JSON lines (one per step, and one per evaluation),
+    replaced atomically."""
+    evaluations = dict(
+        zip(history["eval_step"], zip(history["train_loss"], history["val_loss"]))
+    )
     lines = []
     for step, loss, lr in zip(history["step"], history["loss"], history["lr"]):
         lines.append(json.dumps({"step": step, "loss": loss, "lr": lr}))
         if step in evaluations:
             train_loss, val_loss = evaluations[step]
-            lines.append(json.dumps({"step": step, "train_loss": train_loss, "val_loss": val_loss}))
+            lines.append(
+                json.dumps(
+                    {"step": step, "train_loss": train_loss, "val_loss": val_loss}
+                )
+            )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.chmod(tmp, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -120,9 +212,10 @@ def _write_log(path: Path, history: dict) -> None:
     os.replace(tmp, path)
 
 
-# %% chapters/11_command_line.ipynb 10
+# %% chapters/11_command_line.ipynb 11
 def run(args: argparse.Namespace) -> TrainState:
-    """Train (or resume) as the flags say, saving a checkpoint and the log at every evaluation."""
+    """Train (or resume) as the flags say, saving a checkpoint and the log at every
+    evaluation."""
     name = args.name or args.preset or "model"
     out = Path(args.out)
     path, log = out / f"{name}.pt", out / f"{name}.log.jsonl"
@@ -130,15 +223,26 @@ def run(args: argparse.Namespace) -> TrainState:
     train_text, val_text = load_corpus(args.corpus, args.sha256, args.val_fraction)
     tokenizer = CharTokenizer.from_text(train_text + val_text)
     if args.resume and not path.is_file():
-        raise FileNotFoundError(f"--resume: there is no {path} to continue; leave out --resume to start a new run")
+        raise FileNotFoundError(
+            f"--resume: there is no {path} to continue; "
+            "leave out --resume to start a new run"
+        )
     if not args.resume and path.exists():
-        raise ValueError(f"{path} already exists: add --resume to continue that run, or choose another --out or --name")
-    saved = load_checkpoint(path) if args.resume else None  # to resume, the run's own settings are the base
+        raise ValueError(
+            f"{path} already exists: add --resume to continue that run, "
+            "or choose another --out or --name"
+        )
+    saved = (
+        load_checkpoint(path) if args.resume else None
+    )  # to resume, the run's own settings are the base
     config, recipe = configs_from_args(args, tokenizer.vocab_size, saved)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if recipe.batch_size % world_size:
-        raise ValueError(f"--batch-size {recipe.batch_size} cannot be split evenly among {world_size} processes: "
-                         f"use a multiple of {world_size}")
+        raise ValueError(
+            f"--batch-size {recipe.batch_size} cannot be split evenly among "
+            f"{world_size} processes: "
+            f"use a multiple of {world_size}"
+        )
     _check_writable(out)
     rank, world_size, device = _start_processes(device)
 
@@ -149,10 +253,16 @@ def run(args: argparse.Namespace) -> TrainState:
     if args.resume:
         checkpoint = load_checkpoint(path, model, tokenizer, optimizer, device=device)
         if checkpoint["train_config"] != asdict(recipe):
-            changed = [f"{k}={v} in the checkpoint but {asdict(recipe)[k]} now"
-                       for k, v in checkpoint["train_config"].items() if asdict(recipe)[k] != v]
-            raise CheckpointError(f"{path} was trained with another recipe ({'; '.join(changed)}): resume with the "
-                                  "flags of the original run, or start a new one")
+            changed = [
+                f"{k}={v} in the checkpoint but {asdict(recipe)[k]} now"
+                for k, v in checkpoint["train_config"].items()
+                if asdict(recipe)[k] != v
+            ]
+            raise CheckpointError(
+                f"{path} was trained with another recipe ({'; '.join(changed)}): "
+                "resume with the "
+                "flags of the original run, or start a new one"
+            )
         state = resume_state(checkpoint)
     network = model if world_size == 1 else DistributedDataParallel(model)
     if args.compile:
@@ -169,24 +279,47 @@ def run(args: argparse.Namespace) -> TrainState:
             _write_log(log, state.history)
             h = state.history
             if h["eval_step"] and h["eval_step"][-1] == state.step:
-                tqdm.write(f"step {state.step}/{recipe.steps}: train loss {h['train_loss'][-1]:.4f}, "
-                           f"val loss {h['val_loss'][-1]:.4f}; saved {path}")
+                tqdm.write(
+                    f"step {state.step}/{recipe.steps}: "
+                    f"train loss {h['train_loss'][-1]:.4f}, "
+                    f"val loss {h['val_loss'][-1]:.4f}; saved {path}"
+                )
 
     if rank == 0:
-        print(f"{sum(p.numel() for p in model.parameters()):,} parameters, {len(train_data):,} training and "
-              f"{len(val_data):,} validation characters, vocabulary {tokenizer.vocab_size}; device {device}"
-              + (f" x {world_size} processes" if world_size > 1 else "")
-              + (f"; resuming at step {state.step}" if state else ""), flush=True)
-    state = train(network, optimizer, train_data, val_data, recipe, state, device=device, until=args.stop_after,
-                  progress=not args.no_progress, on_eval=save, rank=rank, world_size=world_size)
-    save(state)  # the final (or --stop-after) state, if the last evaluation did not just save it
+        print(
+            f"{sum(p.numel() for p in model.parameters()):,} parameters, "
+            f"{len(train_data):,} training and "
+            f"{len(val_data):,} validation characters, "
+            f"vocabulary {tokenizer.vocab_size}; device {device}"
+            + (f" x {world_size} processes" if world_size > 1 else "")
+            + (f"; resuming at step {state.step}" if state else ""),
+            flush=True,
+        )
+    state = train(
+        network,
+        optimizer,
+        train_data,
+        val_data,
+        recipe,
+        state,
+        device=device,
+        until=args.stop_after,
+        progress=not args.no_progress,
+        on_eval=save,
+        rank=rank,
+        world_size=world_size,
+    )
+    save(
+        state
+    )  # the final (or --stop-after) state, if the last evaluation did not just save it
     if world_size > 1:
         dist.destroy_process_group()
     return state
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command: parse the flags and run; a mistake in them ends with one clear line and exit status 2."""
+    """The command: parse the flags and run; a mistake in them ends with one clear
+    line and exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

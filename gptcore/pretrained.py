@@ -1,0 +1,398 @@
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/13_todays_models.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+# %% chapters/13_todays_models.ipynb 15
+"""Real checkpoints: Hugging Face folders (config.json + safetensors), in and out."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from gptcore.gpt2 import gpt2_state_dict, is_gpt2
+from gptcore.model import GPT, GPTConfig
+
+SUPPORTED_MODEL_TYPES = ("gpt2", "llama", "mistral", "qwen2")
+_HUB_FILES = ["config.json", "model*.safetensors*"]  # no pickles, nor other formats
+_BUFFERS = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")  # not weights
+_HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, openai-community/gpt2
+
+
+def _require(hf: dict, **settings: object) -> None:
+    """A ValueError naming the first setting in config.json that gptcore lacks."""
+    for key, want in settings.items():
+        if hf.get(key, want) != want:  # absent: transformers' default, which is `want`
+            raise ValueError(
+                f"{hf['model_type']} setting {key}={hf[key]!r} is not "
+                f"supported: gptcore computes {key}={want!r} only"
+            )
+
+
+def config_from_hf(hf: dict) -> GPTConfig:
+    """The GPTConfig of a transformers config.json; a ValueError for what it lacks."""
+    kind = hf.get("model_type")
+    if kind not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(
+            f"model_type {kind!r} is not supported: gptcore loads "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    try:
+        if kind == "gpt2":
+            _require(
+                hf,
+                activation_function="gelu_new",
+                scale_attn_weights=True,
+                scale_attn_by_inverse_layer_idx=False,
+                add_cross_attention=False,
+            )
+            return GPTConfig(
+                vocab_size=hf["vocab_size"],
+                block_size=hf["n_positions"],
+                n_layer=hf["n_layer"],
+                n_head=hf["n_head"],
+                n_embd=hf["n_embd"],
+                tie_weights=hf.get("tie_word_embeddings", True),
+                norm_eps=hf.get("layer_norm_epsilon", 1e-5),
+                ffn_hidden=hf.get("n_inner"),
+            )
+        _require(hf, hidden_act="silu", attention_bias=False, mlp_bias=False)
+        rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
+        rope_type = rope.get("rope_type", rope.get("type", "default"))
+        if rope_type != "default" or rope.get("partial_rotary_factor", 1.0) != 1.0:
+            raise ValueError(
+                f"RoPE scaling {rope_type!r} ({rope}) is not supported: "
+                "gptcore computes plain RoPE, and would give wrong logits"
+            )
+        n_embd, n_head = hf["hidden_size"], hf["num_attention_heads"]
+        if hf.get("head_dim") not in (None, n_embd // n_head):
+            raise ValueError(
+                f"head_dim={hf['head_dim']} is not hidden_size // "
+                f"num_attention_heads = {n_embd // n_head}: gptcore's "
+                "heads split n_embd evenly"
+            )
+        block_size = hf.get("max_position_embeddings", 2048)
+        sliding = kind == "mistral" or hf.get("use_sliding_window", False)
+        window = hf.get("sliding_window") if sliding else None
+        if window is not None and window < block_size:  # within it: causal attention
+            block_size = window
+        theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
+        return GPTConfig(
+            vocab_size=hf["vocab_size"],
+            block_size=block_size,
+            n_layer=hf["num_hidden_layers"],
+            n_head=n_head,
+            n_embd=n_embd,
+            bias=False,
+            qkv_bias=True if kind == "qwen2" else None,
+            tie_weights=hf.get("tie_word_embeddings", False),
+            norm="rmsnorm",
+            norm_eps=hf.get("rms_norm_eps", 1e-6),
+            position="rope",
+            rope_theta=float(theta),
+            ffn="swiglu",
+            ffn_hidden=hf["intermediate_size"],
+            n_kv_head=hf.get("num_key_value_heads") or n_head,
+        )
+    except KeyError as missing:
+        raise ValueError(
+            f"config.json of a {kind} model has no {missing} setting"
+        ) from None
+
+
+def hf_model_type(config: GPTConfig) -> str:
+    """The transformers model_type computing what GPT(config) does, or a ValueError."""
+    c = config
+    if is_gpt2(c):
+        return "gpt2"
+    if (c.norm, c.position, c.ffn, c.bias) == ("rmsnorm", "rope", "swiglu", False):
+        return "qwen2" if c.qkv_bias else "llama"
+    raise ValueError(
+        "no transformers model computes this GPTConfig: GPT-2 needs the "
+        "default norm, position and ffn with bias=True; Llama needs "
+        "norm='rmsnorm', position='rope', ffn='swiglu', bias=False "
+        "(and qkv_bias=True: Qwen2)"
+    )
+
+
+def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
+    """model's weights under transformers' names: views, so copy_ into them loads."""
+    c = model.config
+    if hf_model_type(c) == "gpt2":
+        sd = gpt2_state_dict(model)
+    else:
+        sd = {"model.embed_tokens.weight": model.embed.token.weight}
+        for i, b in enumerate(model.blocks):
+            h, a = f"model.layers.{i}.", f"model.layers.{i}.self_attn."
+            rows = [c.n_embd, b.attn.kv_width, b.attn.kv_width]  # q, k and v in qkv
+            for part, w in zip("qkv", b.attn.qkv.weight.split(rows), strict=True):
+                sd[f"{a}{part}_proj.weight"] = w
+            if b.attn.qkv.bias is not None:  # Qwen2
+                for part, w in zip("qkv", b.attn.qkv.bias.split(rows), strict=True):
+                    sd[f"{a}{part}_proj.bias"] = w
+            gate, up = b.ffn.fc.weight.chunk(2)  # fc is [gate | up]
+            sd |= {
+                a + "o_proj.weight": b.attn.proj.weight,
+                h + "input_layernorm.weight": b.ln1.weight,
+                h + "post_attention_layernorm.weight": b.ln2.weight,
+                h + "mlp.gate_proj.weight": gate,
+                h + "mlp.up_proj.weight": up,
+                h + "mlp.down_proj.weight": b.ffn.proj.weight,
+            }
+        sd |= {
+            "model.norm.weight": model.ln_f.weight,
+            "lm_head.weight": model.lm_head.weight,
+        }
+    if c.tie_weights:
+        del sd["lm_head.weight"]  # the token embedding itself; transformers ties it
+    return sd
+
+
+def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
+    """The config.json from which transformers builds the model that GPT(config) is."""
+    c, kind = config, hf_model_type(config)
+    shared = dict(
+        model_type=kind,
+        vocab_size=c.vocab_size,
+        tie_word_embeddings=c.tie_weights,
+        dtype=str(dtype).removeprefix("torch."),
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+    if kind == "gpt2":
+        return shared | dict(
+            architectures=["GPT2LMHeadModel"],
+            n_positions=c.block_size,
+            n_embd=c.n_embd,
+            n_layer=c.n_layer,
+            n_head=c.n_head,
+            n_inner=c.ffn_hidden,
+            activation_function="gelu_new",
+            layer_norm_epsilon=c.norm_eps,
+            resid_pdrop=c.dropout,
+            embd_pdrop=c.dropout,
+            attn_pdrop=c.dropout,
+        )
+    llama = dict(attention_bias=False, mlp_bias=False) if kind == "llama" else {}
+    return (
+        shared
+        | llama
+        | dict(
+            architectures=[
+                "Qwen2ForCausalLM" if kind == "qwen2" else "LlamaForCausalLM"
+            ],
+            hidden_size=c.n_embd,
+            intermediate_size=c.ffn_hidden or 4 * c.n_embd,
+            num_hidden_layers=c.n_layer,
+            num_attention_heads=c.n_head,
+            num_key_value_heads=c.n_kv_head or c.n_head,
+            head_dim=c.n_embd // c.n_head,
+            max_position_embeddings=c.block_size,
+            rms_norm_eps=c.norm_eps,
+            hidden_act="silu",
+            rope_theta=c.rope_theta,  # the key of transformers < 5, and:
+            rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta},
+        )
+    )
+
+
+def _download(name: str) -> Path:
+    """The local snapshot of hub repository `name` (config and safetensors only)."""
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import (
+            GatedRepoError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+        )
+    except ImportError:
+        raise ImportError(
+            f"{name!r} is not a local folder; to fetch it from the "
+            "Hugging Face hub, pip install huggingface_hub"
+        ) from None
+    try:
+        return Path(snapshot_download(name, allow_patterns=_HUB_FILES))
+    except GatedRepoError as error:
+        raise PermissionError(
+            f"{name} is gated: accept its terms on "
+            f"https://huggingface.co/{name}, then log in with "
+            "`hf auth login`"
+        ) from error
+    except RepositoryNotFoundError as error:
+        raise FileNotFoundError(
+            f"{name!r} is not a local folder, nor a repository on "
+            "the Hugging Face hub (a private one needs `hf auth "
+            "login`)"
+        ) from error
+    except LocalEntryNotFoundError as error:
+        raise FileNotFoundError(
+            f"{name!r} is not a local folder, nor in the Hugging Face cache, and the "
+            "hub cannot be reached (offline, or HF_HUB_OFFLINE=1). Download it once "
+            f"online: hf download {name} --include config.json 'model*.safetensors*' "
+            "(older huggingface_hub: huggingface-cli download); then it loads offline"
+        ) from error
+
+
+def _find_folder(name_or_path: str | os.PathLike) -> Path:
+    """The checkpoint's folder: name_or_path itself, or the hub repository it names."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise FileNotFoundError(
+            f"{path} is a file: give the folder that holds "
+            "config.json and model.safetensors"
+        )
+    if not _HUB_NAME.fullmatch(str(name_or_path)):
+        raise FileNotFoundError(
+            f"no folder {path}, and {str(name_or_path)!r} is not a "
+            "hub name such as 'openai-community/gpt2'"
+        )
+    return _download(str(name_or_path))
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """A checkpoint folder's safetensors files; a clear error if none, or pickles."""
+    if (folder / "model.safetensors").is_file():
+        return [folder / "model.safetensors"]
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        shards = json.loads(index.read_text())["weight_map"].values()
+        files = sorted({folder / shard for shard in shards})
+        if missing := [f.name for f in files if not f.is_file()]:
+            raise FileNotFoundError(
+                f"{index} lists shards that are not in the folder: "
+                f"{', '.join(missing)}; download them again"
+            )
+        return files
+    if pickles := sorted(p.name for p in folder.glob("pytorch_model*.bin")):
+        raise ValueError(
+            f"{folder} holds its weights only as pickles ({', '.join(pickles)}), which "
+            "can run code when loaded, so gptcore refuses them. If you trust their "
+            "source, convert them once with transformers, which reads them "
+            "weights_only=True: "
+            "AutoModelForCausalLM.from_pretrained(folder).save_pretrained(new_folder), "
+            "then load new_folder"
+        )
+    raise FileNotFoundError(
+        f"no weights in {folder}: expected model.safetensors, or "
+        "model.safetensors.index.json and its shards, beside "
+        "config.json (save_pretrained writes both; a hub "
+        "repository with only pytorch_model.bin needs converting)"
+    )
+
+
+def _stored_tensors(
+    files: list[Path], kind: str, tied: bool
+) -> dict[str, tuple[Path, str, tuple[int, ...]]]:
+    """transformers name -> (file, name in it, shape) of each weight; no data read."""
+    prefix = "transformer." if kind == "gpt2" else "model."
+    embedding = prefix + ("wte.weight" if kind == "gpt2" else "embed_tokens.weight")
+    found = {}
+    for file in files:
+        with safe_open(file, framework="pt") as f:
+            for stored in f.keys():
+                if stored.endswith(_BUFFERS):
+                    continue
+                name = stored  # some lack the prefix: the hub's GPT-2 has "h.0.attn..."
+                if not name.startswith((prefix, "lm_head.")):
+                    name = prefix + name
+                found[name] = (file, stored, tuple(f.get_slice(stored).get_shape()))
+    if tied and "lm_head.weight" in found:  # one tied matrix, saved under either name
+        head = found.pop("lm_head.weight")
+        found.setdefault(embedding, head)
+    return found
+
+
+def load_pretrained(
+    name_or_path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> GPT:
+    """A GPT in eval mode holding a Hugging Face checkpoint: a folder, or a hub name."""
+    folder = _find_folder(name_or_path)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"no config.json in {folder}: a checkpoint folder "
+            "holds config.json and model.safetensors, as "
+            "save_pretrained writes them"
+        )
+    hf = json.loads((folder / "config.json").read_text())
+    config = config_from_hf(hf)
+    files = _weight_files(folder)
+    with torch.device("meta"):  # shapes only: no time spent on a random initialisation
+        model = GPT(config)
+    model = model.to(dtype).to_empty(device=device)  # uninitialised, filled below
+    if config.tie_weights:  # to_empty gave the two names a tensor each: one again
+        model.lm_head.weight = model.embed.token.weight
+    targets = hf_state_dict(model)
+    found = _stored_tensors(files, hf["model_type"], config.tie_weights)
+    if missing := [name for name in targets if name not in found]:
+        raise ValueError(
+            f"{folder} lacks {len(missing)} tensors that its config.json "
+            f"implies, such as {missing[0]}: incomplete, or another "
+            "model's weights"
+        )
+    if extra := sorted(found.keys() - targets.keys()):
+        raise ValueError(
+            f"{folder} holds tensors gptcore has no place for, such as "
+            f"{extra[0]}: a part of this model that gptcore lacks"
+        )
+    for name, target in targets.items():
+        file, stored, shape = found[name]
+        if shape != tuple(target.shape):
+            raise ValueError(
+                f"tensor {stored} in {file.name} has shape {shape}, but "
+                f"config.json implies {tuple(target.shape)}: the weights "
+                "and config.json come from different models"
+            )
+    with torch.no_grad():
+        for file in files:
+            with safe_open(file, framework="pt") as f:
+                for name, (where, stored, _) in found.items():
+                    if where == file:
+                        targets[name].copy_(f.get_tensor(stored))  # into our tensors
+    return model.eval()
+
+
+def save_pretrained(model: GPT, folder: str | os.PathLike) -> Path:
+    """Write model as config.json + model.safetensors: a folder transformers loads."""
+    config = hf_config(model.config, model.lm_head.weight.dtype)
+    weights = {
+        name: t.detach().cpu().clone(memory_format=torch.contiguous_format)
+        for name, t in hf_state_dict(model).items()
+    }  # each its own, contiguous
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(
+        tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp")
+    )
+    try:  # written beside the folder, then swapped in: a reader sees old or new, whole
+        save_file(weights, tmp / "model.safetensors", metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        folder.mkdir(exist_ok=True)
+        for name in ("model.safetensors", "config.json"):
+            os.replace(tmp / name, folder / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = [
+    "SUPPORTED_MODEL_TYPES",
+    "config_from_hf",
+    "hf_model_type",
+    "hf_state_dict",
+    "hf_config",
+    "load_pretrained",
+    "save_pretrained",
+]

@@ -68,21 +68,6 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     return value
 
 
-def head_size_for(n_embd: int, n_head: int) -> int:
-    """The width of each head, n_embd // n_head; a ValueError unless n_head divides
-    n_embd."""
-    check_positive_int("n_embd", n_embd)
-    check_positive_int("n_head", n_head)
-    if n_embd % n_head != 0:
-        choices = [h for h in range(1, n_embd + 1) if n_embd % h == 0]
-        raise ValueError(
-            f"n_embd={n_embd} is not divisible by n_head={n_head}, so the heads "
-            f"cannot share the width equally: choose n_head from {choices}, "
-            "or change n_embd."
-        )
-    return n_embd // n_head
-
-
 def check_width(x: torch.Tensor, n_embd: int) -> None:
     """A ValueError unless x is (..., n_embd): vectors of the width the module was built
     for."""
@@ -146,7 +131,6 @@ __all__ = [
     "check_probability",
     "check_flag",
     "check_choice",
-    "head_size_for",
     "check_width",
     "check_length",
     "check_vectors",

@@ -73,6 +73,15 @@ const done = arguments[arguments.length - 1];
   );
   for (const src of broken) if (src !== null) problems.push("broken image: " + src);
 
+  // Code fits the column: the cells are formatted to 88 characters, and at the window's width
+  // (1280 pixels, the theme's default layout) no code cell may need a horizontal scroll.
+  for (const pre of document.querySelectorAll("div.cell_input pre")) {
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      const longest = pre.textContent.split("\n").sort((a, b) => b.length - a.length)[0];
+      problems.push(`code wider than its column: ${longest.trim().slice(0, 60)}...`);
+    }
+  }
+
   done({
     problems,
     math: document.querySelectorAll("mjx-container").length,

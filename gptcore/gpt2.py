@@ -91,6 +91,29 @@ def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     return sd
 
 
+def gpt2_hf_settings(config: GPTConfig) -> dict:
+    """The GPT2Config settings (config.json keys) of the transformers GPT-2 that is
+    GPT(config): the one place both bridges (here and chapter 13's) spell them.
+    """
+    c = config
+    return dict(
+        vocab_size=c.vocab_size,
+        n_positions=c.block_size,
+        n_embd=c.n_embd,
+        n_layer=c.n_layer,
+        n_head=c.n_head,
+        n_inner=c.ffn_hidden,
+        activation_function="gelu_new",
+        layer_norm_epsilon=c.norm_eps,
+        resid_pdrop=c.dropout,
+        embd_pdrop=c.dropout,
+        attn_pdrop=c.dropout,
+        tie_word_embeddings=c.tie_weights,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+
+
 def to_huggingface(model: GPT) -> "GPT2LMHeadModel":
     """A transformers GPT2LMHeadModel (eval mode) holding a copy of model's weights: to
     check against the reference.
@@ -109,22 +132,7 @@ def to_huggingface(model: GPT) -> "GPT2LMHeadModel":
             "build the model with GPTConfig(bias=True) and the default "
             "norm, position, ffn, n_kv_head and qkv_bias to convert it"
         )
-    hf_config = GPT2Config(
-        vocab_size=c.vocab_size,
-        n_positions=c.block_size,
-        n_embd=c.n_embd,
-        n_layer=c.n_layer,
-        n_head=c.n_head,
-        n_inner=c.ffn_hidden,
-        activation_function="gelu_new",
-        layer_norm_epsilon=model.ln_f.eps,
-        resid_pdrop=c.dropout,
-        embd_pdrop=c.dropout,
-        attn_pdrop=c.dropout,
-        tie_word_embeddings=c.tie_weights,
-        bos_token_id=None,
-        eos_token_id=None,
-    )
+    hf_config = GPT2Config(**gpt2_hf_settings(c))
     with torch.device("meta"):  # shapes only: the weights come from model
         hf = GPT2LMHeadModel(hf_config)
     weights = {
@@ -139,4 +147,11 @@ def to_huggingface(model: GPT) -> "GPT2LMHeadModel":
 
 
 # The public names above, computed by scripts/export.py.
-__all__ = ["GPT2_SIZES", "gpt2_config", "is_gpt2", "gpt2_state_dict", "to_huggingface"]
+__all__ = [
+    "GPT2_SIZES",
+    "gpt2_config",
+    "is_gpt2",
+    "gpt2_state_dict",
+    "gpt2_hf_settings",
+    "to_huggingface",
+]

@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from gptcore.gpt2 import gpt2_state_dict, is_gpt2
+from gptcore.gpt2 import gpt2_hf_settings, gpt2_state_dict, is_gpt2
 from gptcore.model import GPT, GPTConfig
 
 SUPPORTED_MODEL_TYPES = ("gpt2", "llama", "mistral", "qwen2")
@@ -168,19 +168,7 @@ def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
         eos_token_id=None,
     )
     if kind == "gpt2":
-        return shared | dict(
-            architectures=["GPT2LMHeadModel"],
-            n_positions=c.block_size,
-            n_embd=c.n_embd,
-            n_layer=c.n_layer,
-            n_head=c.n_head,
-            n_inner=c.ffn_hidden,
-            activation_function="gelu_new",
-            layer_norm_epsilon=c.norm_eps,
-            resid_pdrop=c.dropout,
-            embd_pdrop=c.dropout,
-            attn_pdrop=c.dropout,
-        )
+        return shared | gpt2_hf_settings(c) | dict(architectures=["GPT2LMHeadModel"])
     llama = dict(attention_bias=False, mlp_bias=False) if kind == "llama" else {}
     return (
         shared

@@ -8,3 +8,10 @@ import os
 # CONTRIBUTING.md), so this only changes the speed.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Tests and re-executed notebooks write their token caches (gptcore.tokens) and
+# downloads to a temporary folder, never to the user's ~/.cache/gptcore.
+if "GPTCORE_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["GPTCORE_CACHE"] = tempfile.mkdtemp(prefix="gptcore-test-cache-")

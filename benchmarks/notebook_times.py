@@ -22,7 +22,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGETS = {"02": 30, "03": 30, "09": 240, "13": 90}  # seconds; every other chapter: 60
+BUDGETS = {
+    "02": 30,
+    "03": 30,
+    "09": 240,
+    "13": 90,
+    "14": 100,
+    "15": 100,
+}  # seconds; else 60
 DEFAULT_BUDGET = 60
 
 

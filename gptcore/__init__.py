@@ -17,6 +17,8 @@ from .checkpoint import CheckpointError, save_checkpoint, load_checkpoint, load_
 from .generation import generate, generate_text
 from .gpt2 import gpt2_config, to_huggingface
 from .pretrained import load_pretrained, save_pretrained
+from .bpe import BPETokenizer
+from .lora import add_lora, merge_lora
 
 try:
     __version__ = importlib.metadata.version("gptcore")
@@ -47,4 +49,7 @@ __all__ = [
     "to_huggingface",
     "load_pretrained",
     "save_pretrained",
+    "BPETokenizer",
+    "add_lora",
+    "merge_lora",
 ]

@@ -2,7 +2,7 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 36
+# %% chapters/11_command_line.ipynb 44
 """`python -m gptcore ...`: the same as the `gptcore` command."""
 
 import sys

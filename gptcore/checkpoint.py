@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -20,10 +21,52 @@ from gptcore.data import CharTokenizer
 from gptcore.model import GPT, GPTConfig
 from gptcore.training import TrainConfig, TrainState
 
+if TYPE_CHECKING:  # only for the type hints: chapter 14 defines it
+    from gptcore.bpe import BPETokenizer
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: unreadable, incomplete, or made for
     another model or vocabulary."""
+
+
+def tokenizer_from_dict(state: dict) -> CharTokenizer | BPETokenizer:
+    """The tokenizer a checkpoint holds: characters (chapter 1) or byte-level BPE
+    (chapter 14)."""
+    kind = state.get("type") if isinstance(state, dict) else None
+    if kind == "char":
+        return CharTokenizer.from_dict(state)
+    if kind == "bpe":
+        # Chapter 14's tokenizer, imported only when a checkpoint holds one, so that
+        # this chapter needs nothing from a later one.
+        from gptcore.bpe import BPETokenizer
+
+        return BPETokenizer.from_dict(state)
+    raise CheckpointError(
+        f"unknown tokenizer type {kind!r} in the checkpoint: gptcore writes 'char' or "
+        "'bpe'; was the file made by a newer gptcore?"
+    )
+
+
+def _check_weights(path: Path, weights: dict, model: nn.Module) -> None:
+    """Fail with the tensor's name and both shapes, before load_state_dict fails
+    with a wall of them."""
+    expected = model.state_dict()
+    missing = [name for name in expected if name not in weights]
+    extra = [name for name in weights if name not in expected]
+    if missing or extra:
+        raise CheckpointError(
+            f"{path}: its weights do not fit its config: missing {missing[:3]}, "
+            f"unexpected {extra[:3]}. Was the file edited, or written by another "
+            "program? Re-create it with `gptcore train`."
+        )
+    for name, tensor in weights.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise CheckpointError(
+                f"{path}: tensor {name} has shape {tuple(tensor.shape)} in the file, "
+                f"but the model needs {tuple(expected[name].shape)}: the weights and "
+                "the config in it disagree. Re-create it with `gptcore train`."
+            )
 
 
 _CHECKPOINT_KEYS = (
@@ -41,7 +84,7 @@ _CHECKPOINT_KEYS = (
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
-    tokenizer: CharTokenizer,
+    tokenizer: CharTokenizer | BPETokenizer,
     optimizer: torch.optim.Optimizer | None = None,
     state: TrainState | None = None,
     train_config: TrainConfig | None = None,
@@ -92,7 +135,7 @@ def save_checkpoint(
 def load_checkpoint(
     path: str | Path,
     model: nn.Module | None = None,
-    tokenizer: CharTokenizer | None = None,
+    tokenizer: CharTokenizer | BPETokenizer | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     device: str | torch.device = "cpu",
 ) -> dict:
@@ -121,10 +164,22 @@ def load_checkpoint(
             f"{path} lacks {', '.join(missing)}: it was not written by gptcore's "
             "save_checkpoint."
         )
-    if tokenizer is not None and checkpoint["tokenizer"] != tokenizer.to_dict():
+    saved_tokenizer = checkpoint["tokenizer"]
+    if (
+        tokenizer is not None
+        and saved_tokenizer != tokenizer.to_dict()
+        and "char" not in (saved_tokenizer.get("type"), tokenizer.to_dict()["type"])
+    ):
+        raise CheckpointError(
+            f"{path} was made with another tokenizer ({saved_tokenizer['type']}, "
+            f"{tokenizer_from_dict(saved_tokenizer).vocab_size} tokens; here "
+            f"{tokenizer.to_dict()['type']}, {tokenizer.vocab_size}): use the text and "
+            "tokenizer it was trained with."
+        )
+    if tokenizer is not None and saved_tokenizer != tokenizer.to_dict():
         theirs, ours = (
-            CharTokenizer.from_dict(checkpoint["tokenizer"]).vocab,
-            tokenizer.vocab,
+            getattr(tokenizer_from_dict(saved_tokenizer), "vocab", ""),
+            getattr(tokenizer, "vocab", ""),
         )
         only_theirs, only_ours = (
             "".join(sorted(set(theirs) - set(ours))),
@@ -160,7 +215,9 @@ def load_checkpoint(
             f"{path} holds no optimizer state, so its training cannot be resumed."
         )
     if model is not None:
-        getattr(model, "module", model).load_state_dict(checkpoint["model"])
+        core = getattr(model, "module", model)
+        _check_weights(path, checkpoint["model"], core)
+        core.load_state_dict(checkpoint["model"])
     if optimizer is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
     return checkpoint
@@ -191,18 +248,20 @@ def resume_state(checkpoint: dict) -> TrainState:
 
 def load_model(
     path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[GPT, CharTokenizer]:
+) -> tuple[GPT, CharTokenizer | BPETokenizer]:
     """The trained model (in eval mode, on `device`) and its tokenizer, from a
     checkpoint file."""
     checkpoint = load_checkpoint(path, device=device)
     model = GPT(GPTConfig(**checkpoint["config"]))
+    _check_weights(Path(path), checkpoint["model"], model)
     model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), CharTokenizer.from_dict(checkpoint["tokenizer"])
+    return model.to(device).eval(), tokenizer_from_dict(checkpoint["tokenizer"])
 
 
 # The public names above, computed by scripts/export.py.
 __all__ = [
     "CheckpointError",
+    "tokenizer_from_dict",
     "save_checkpoint",
     "load_checkpoint",
     "resume_state",

@@ -122,6 +122,15 @@ def shakespeare() -> tuple[str, str]:
 
 
 # %% chapters/01_corpus_and_tokenizer.ipynb 36
+class OutOfVocabularyError(ValueError):
+    """Text with characters that a tokenizer's vocabulary lacks; `.characters` lists
+    them."""
+
+    def __init__(self, message: str, characters: list[str]):
+        super().__init__(message)
+        self.characters = characters
+
+
 class CharTokenizer:
     """Maps each character of a fixed vocabulary to an integer id (its index) and
     back."""
@@ -155,10 +164,11 @@ class CharTokenizer:
         vocabulary."""
         unknown = sorted(set(text) - self.stoi.keys())
         if unknown:
-            raise ValueError(
+            raise OutOfVocabularyError(
                 f"cannot encode characters outside the vocabulary: {unknown}; "
                 "remove or replace them, or build the tokenizer from text that "
-                "contains them"
+                "contains them",
+                unknown,
             )
         return [self.stoi[ch] for ch in text]
 
@@ -217,7 +227,9 @@ def get_batch(
 
 # %% chapters/01_corpus_and_tokenizer.ipynb 54
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The SHA-256 of a file, read a block at a time: memory stays flat for any size."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def load_text(
@@ -256,6 +268,10 @@ def load_text(
                     os.remove(tmp)
     else:
         path = Path(source)
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"{path} is a folder: give the path of one UTF-8 text file in it"
+            )
         if not path.is_file():
             raise FileNotFoundError(
                 f"no such text file: {path}; give a path to a UTF-8 text file, or a "
@@ -278,11 +294,9 @@ def load_text(
 
 
 # %% chapters/01_corpus_and_tokenizer.ipynb 59
-def load_corpus(
-    corpus: str, sha256: str | None = None, val_fraction: float | None = None
-) -> tuple[str, str]:
-    """Training and validation text: 'plays' (whole plays held out), or a file or URL
-    (its end held out)."""
+def _split_fraction(corpus: str, val_fraction: float | None) -> float | None:
+    """The share of a file's text held out at its end (default 0.1); None for the plays,
+    which hold out whole plays."""
     if corpus == "plays":
         if val_fraction is not None:
             raise ValueError(
@@ -290,7 +304,7 @@ def load_corpus(
                 "fraction does not apply to them: leave it out, or give a text file "
                 "as the corpus"
             )
-        return shakespeare()
+        return None
     val_fraction = 0.1 if val_fraction is None else val_fraction
     if (
         isinstance(val_fraction, bool)
@@ -301,8 +315,19 @@ def load_corpus(
             "the validation fraction must be a number between 0 and 1, got "
             f"{val_fraction!r}"
         )
+    return val_fraction
+
+
+def load_corpus(
+    corpus: str, sha256: str | None = None, val_fraction: float | None = None
+) -> tuple[str, str]:
+    """Training and validation text: 'plays' (whole plays held out), or a file or URL
+    (its end held out)."""
+    fraction = _split_fraction(corpus, val_fraction)
+    if fraction is None:
+        return shakespeare()
     text = load_text(corpus, sha256)
-    split = int(len(text) * (1 - val_fraction))
+    split = int(len(text) * (1 - fraction))
     return text[:split], text[split:]
 
 
@@ -317,6 +342,7 @@ __all__ = [
     "load_plays",
     "VALIDATION_PLAYS",
     "shakespeare",
+    "OutOfVocabularyError",
     "CharTokenizer",
     "get_batch",
     "load_text",

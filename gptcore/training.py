@@ -8,6 +8,7 @@ resumable loop."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field, fields
 from typing import Callable
@@ -32,7 +33,38 @@ def default_device() -> str:
     return "cpu"
 
 
+def resolve_device(device: str) -> str:
+    """'auto' as default_device(); any other device checked, so that a missing GPU is
+    one clear error, not a failure deep inside PyTorch."""
+    if device == "auto":
+        return default_device()
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(
+            f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    present = {
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not present.get(kind, True):
+        raise ValueError(
+            f"device {device!r}: PyTorch sees no {kind} device on this machine: "
+            f"use auto (here: {default_device()}) or cpu"
+        )
+    return device
+
+
 # %% chapters/09_training.ipynb 12
+# The precisions a step can compute in: float32, or torch.autocast's half-width types.
+DTYPES = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
+
 @dataclass
 class TrainConfig:
     """The training recipe: how long, how big a batch, how fast, and how often to
@@ -48,10 +80,24 @@ class TrainConfig:
     eval_interval: int = 200
     eval_batches: int = 20
     seed: int = 0
+    grad_accum: int = 1  # micro-batches per step: the batch, in this many slices
+    dtype: str = "float32"  # or "bfloat16" / "float16": autocast's lower precision
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_interval", "eval_batches"):
             check_positive_int(f"TrainConfig.{name}", getattr(self, name))
+        check_positive_int("TrainConfig.grad_accum", self.grad_accum)
+        if self.dtype not in DTYPES:
+            raise ValueError(
+                f"TrainConfig.dtype must be one of {', '.join(DTYPES)}, "
+                f"got {self.dtype!r}"
+            )
+        if self.batch_size % self.grad_accum:
+            raise ValueError(
+                f"batch_size={self.batch_size} cannot be cut into "
+                f"grad_accum={self.grad_accum} equal micro-batches: "
+                "make batch_size a multiple of grad_accum"
+            )
         for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -168,19 +214,46 @@ def train_step(
     y: torch.Tensor,
     lr: float,
     grad_clip: float = 1.0,
+    *,
+    grad_accum: int = 1,
+    dtype: str = "float32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> torch.Tensor:
-    """One update: set the learning rate, forward, backward, clip the gradient, step;
-    return the loss."""
+    """One update: set the learning rate; forward and backward over `grad_accum` slices
+    of the batch; clip; step; return the loss."""
+    if len(x) % grad_accum:
+        raise ValueError(
+            f"a batch of {len(x)} cannot be cut into {grad_accum} equal micro-batches"
+        )
     for group in optimizer.param_groups:
         group["lr"] = lr
-    _, loss = model(x, y)
     optimizer.zero_grad(set_to_none=True)
-    # with DistributedDataParallel, this also averages the gradients of all processes
-    loss.backward()
+    total = torch.zeros((), device=x.device)
+    for i, (xs, ys) in enumerate(zip(x.chunk(grad_accum), y.chunk(grad_accum))):
+        # With DistributedDataParallel, backward() also averages the gradients of all
+        # processes; no_sync() skips that on every micro-batch but the last, whose
+        # backward averages the sum so far.
+        last = i == grad_accum - 1
+        apart = model.no_sync() if hasattr(model, "no_sync") and not last else None
+        with apart or contextlib.nullcontext():
+            with torch.autocast(
+                x.device.type, DTYPES[dtype], enabled=dtype != "float32"
+            ):
+                _, loss = model(xs, ys)
+            # equal slices: the mean of their means is the whole batch's mean loss
+            loss = loss / grad_accum
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        total += loss.detach()
+    if scaler is not None:
+        scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
     if grad_clip > 0:
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    return loss.detach()
+    if scaler is not None:
+        scaler.step(optimizer)  # skips the step if the gradient overflowed float16
+        scaler.update()
+    else:
+        optimizer.step()
+    return total
 
 
 def train(
@@ -205,14 +278,16 @@ def train(
 
     With world_size > 1 (torch.distributed, the model wrapped in
     DistributedDataParallel) every process draws the same batch and trains on its own
-    slice of it, so the run matches one process step for step.
+    slice of it, so the run matches one process step for step; config.grad_accum cuts
+    each process's slice into micro-batches, with the same result. Evaluation is always
+    in float32, whatever config.dtype.
     """
     state = state if state is not None else TrainState.start(config.seed)
-    if config.batch_size % world_size:
+    if config.batch_size % (world_size * config.grad_accum):
         raise ValueError(
-            f"batch_size={config.batch_size} is not divisible by the {world_size} "
-            "processes: "
-            f"choose a batch size that is a multiple of the number of processes."
+            f"batch_size={config.batch_size} cannot be split among {world_size} "
+            f"processes of {config.grad_accum} equal micro-batches each: choose a "
+            f"multiple of {world_size * config.grad_accum}."
         )
     core = getattr(
         model, "module", model
@@ -220,6 +295,13 @@ def train(
     block_size, share = core.config.block_size, config.batch_size // world_size
     mine = slice(rank * share, (rank + 1) * share)
     history = state.history
+    # float16's narrow range needs the loss scaled up before backward (and the gradient
+    # back down before the step), or small gradients round to zero; bfloat16 does not.
+    scaler = (
+        torch.amp.GradScaler(torch.device(device).type)
+        if config.dtype == "float16"
+        else None
+    )
     model.train()
     # At most one redraw a second: plenty for a person, and few messages for a notebook.
     # A test runner that collects a cell's output only when the cell ends keeps about
@@ -245,6 +327,9 @@ def train(
             y[mine].to(device),
             lr,
             config.grad_clip,
+            grad_accum=config.grad_accum,
+            dtype=config.dtype,
+            scaler=scaler,
         )
         if (
             world_size > 1
@@ -332,6 +417,8 @@ def preset_configs(
 # The public names above, computed by scripts/export.py.
 __all__ = [
     "default_device",
+    "resolve_device",
+    "DTYPES",
     "TrainConfig",
     "lr_at",
     "estimate_loss",

@@ -186,7 +186,7 @@ def test_until_stops_early_and_the_batch_must_divide_among_processes():
         progress=False,
     )
     assert state.step == 7 and len(state.history["loss"]) == 7
-    with pytest.raises(ValueError, match="not divisible"):
+    with pytest.raises(ValueError, match="cannot be split among 2 processes"):
         train(
             model,
             make_optimizer(model, config),

@@ -2,7 +2,7 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 35
+# %% chapters/11_command_line.ipynb 43
 """The `gptcore` command: `gptcore train ...` and `gptcore sample ...`
 (also `python -m gptcore ...`)."""
 

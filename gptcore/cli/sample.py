@@ -2,18 +2,33 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 26
+# %% chapters/11_command_line.ipynb 32
 """`gptcore sample`: continue a prompt with a trained model from a checkpoint."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+import gptcore
 from gptcore.checkpoint import load_model
 from gptcore.generation import generate_text
-from gptcore.training import default_device
+from gptcore.training import resolve_device
 
-_COURSE_MODEL = "checkpoints/course.pt"
+
+def course_model() -> Path:
+    """The committed course model, from any working folder: installed inside the
+    package, or in the source tree beside it."""
+    package = Path(gptcore.__file__).resolve().parent
+    for folder in (package, package.parent):  # a wheel's gptcore/, or the repository
+        path = folder / "checkpoints" / "course.pt"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"the course model is neither in {package / 'checkpoints'} nor in "
+        f"{package.parent / 'checkpoints'}: reinstall gptcore, or name a model with "
+        "--checkpoint"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--checkpoint",
         default=None,
-        help=f"a checkpoint of `gptcore train` (default: {_COURSE_MODEL}, "
-        "the course model)",
+        help="a checkpoint of `gptcore train` (default: the course model, "
+        "checkpoints/course.pt, shipped with gptcore)",
     )
     model.add_argument(
         "--pretrained",
@@ -45,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--length",
         type=int,
         default=500,
-        help="characters to generate (tokens, with --pretrained; default: 500)",
+        help="tokens to generate: characters for the course model (default: 500)",
     )
     parser.add_argument(
         "--temperature",
@@ -109,12 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     clear line and status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    device = default_device() if args.device == "auto" else args.device
     try:
+        device = resolve_device(args.device)
         if args.pretrained is not None:
             model, tokenizer = _load_pretrained(args.pretrained, device)
         else:
-            model, tokenizer = load_model(args.checkpoint or _COURSE_MODEL, device)
+            model, tokenizer = load_model(args.checkpoint or course_model(), device)
         print(
             generate_text(
                 model,
@@ -133,4 +148,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # The public names above, computed by scripts/export.py.
-__all__ = ["build_parser", "main"]
+__all__ = ["course_model", "build_parser", "main"]

@@ -9,6 +9,7 @@ device or several."""
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import tempfile
@@ -24,17 +25,20 @@ from tqdm.auto import tqdm
 from gptcore.checkpoint import (
     CheckpointError,
     load_checkpoint,
+    load_model,
     resume_state,
     save_checkpoint,
+    tokenizer_from_dict,
 )
-from gptcore.data import CharTokenizer, load_corpus
+from gptcore.data import OutOfVocabularyError
 from gptcore.model import GPT, GPTConfig
+from gptcore.tokens import cached_tokens
 from gptcore.training import (
     PRESETS,
     TrainConfig,
     TrainState,
-    default_device,
     make_optimizer,
+    resolve_device,
     train,
 )
 
@@ -78,6 +82,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="for a text file or URL: the share of the text, from its end, "
         "held out (default: 0.1)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        choices=["char", "bpe"],
+        default="char",
+        help="characters (default), or byte-level BPE sub-words (chapter 14)",
+    )
+    parser.add_argument(
+        "--vocab-size",
+        type=int,
+        default=None,
+        help="with --tokenizer bpe: the vocabulary to learn (e.g. 2000)",
+    )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="fine-tune: start from this trained model, its config and its "
+        "tokenizer (chapter 15)",
+    )
+    parser.add_argument(
+        "--lora-rank",
+        type=int,
+        default=None,
+        metavar="R",
+        help="with --init-from: train rank-R LoRA adapters only; the checkpoint "
+        "holds the merged model",
+    )
+    parser.add_argument(
+        "--lora-targets",
+        default=None,
+        metavar="NAMES",
+        help="with --lora-rank: comma-separated names of the Linear layers to adapt "
+        "(default: add_lora's)",
     )
     for title, dataclass, names in [
         ("model", GPTConfig, _MODEL_FIELDS),
@@ -159,6 +197,41 @@ def configs_from_args(
 
 
 # %% chapters/11_command_line.ipynb 9
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that contradict each other, before anything is read or trained."""
+    if args.tokenizer == "bpe" and args.vocab_size is None:
+        raise ValueError("--tokenizer bpe needs --vocab-size N (for example 2000)")
+    if args.vocab_size is not None and args.tokenizer != "bpe":
+        raise ValueError(
+            "--vocab-size is for --tokenizer bpe: a character vocabulary is the text's "
+            "characters"
+        )
+    if args.init_from and args.resume:
+        raise ValueError(
+            "--init-from starts a new run from a trained model and --resume continues "
+            "a run: give one of them"
+        )
+    if args.init_from and (args.tokenizer != "char" or args.vocab_size is not None):
+        raise ValueError(
+            "--init-from uses the checkpoint's own tokenizer: leave out --tokenizer "
+            "and --vocab-size"
+        )
+    if args.init_from:
+        given = [name for name in _MODEL_FIELDS if getattr(args, name) is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise ValueError(
+                f"{flags}: with --init-from the model is the checkpoint's; "
+                "leave out the model's flags"
+            )
+    if (args.lora_rank is not None or args.lora_targets) and not args.init_from:
+        raise ValueError(
+            "--lora-rank adapts a trained model: give it with --init-from CHECKPOINT"
+        )
+    if args.lora_targets and args.lora_rank is None:
+        raise ValueError("--lora-targets needs --lora-rank R")
+
+
 def _check_writable(folder: Path) -> None:
     """Fail now, not after an hour of training, if `folder` cannot take checkpoints."""
     try:
@@ -212,16 +285,15 @@ def _write_log(path: Path, history: dict) -> None:
     os.replace(tmp, path)
 
 
-# %% chapters/11_command_line.ipynb 11
+# %% chapters/11_command_line.ipynb 17
 def run(args: argparse.Namespace) -> TrainState:
     """Train (or resume) as the flags say, saving a checkpoint and the log at every
     evaluation."""
     name = args.name or args.preset or "model"
     out = Path(args.out)
     path, log = out / f"{name}.pt", out / f"{name}.log.jsonl"
-    device = default_device() if args.device == "auto" else args.device
-    train_text, val_text = load_corpus(args.corpus, args.sha256, args.val_fraction)
-    tokenizer = CharTokenizer.from_text(train_text + val_text)
+    device = resolve_device(args.device)
+    _check_flags(args)
     if args.resume and not path.is_file():
         raise FileNotFoundError(
             f"--resume: there is no {path} to continue; "
@@ -232,30 +304,76 @@ def run(args: argparse.Namespace) -> TrainState:
             f"{path} already exists: add --resume to continue that run, "
             "or choose another --out or --name"
         )
+    base, base_tokenizer = (
+        load_model(args.init_from) if args.init_from else (None, None)
+    )
     saved = (
         load_checkpoint(path) if args.resume else None
     )  # to resume, the run's own settings are the base
+    bpe_size = args.vocab_size if args.tokenizer == "bpe" else None
+    if saved is not None and saved["tokenizer"]["type"] == "bpe":
+        bpe_size = tokenizer_from_dict(saved["tokenizer"]).vocab_size
+    try:  # the vocabulary is the text's, or the checkpoint's to fine-tune
+        tokenizer, train_data, val_data = cached_tokens(
+            args.corpus,
+            base_tokenizer,
+            args.sha256,
+            args.val_fraction,
+            bpe_vocab_size=bpe_size,
+        )
+    except OutOfVocabularyError as error:
+        if base_tokenizer is None:
+            raise
+        raise CheckpointError(
+            f"{args.init_from} was made with another vocabulary: the corpus has "
+            f"characters that it lacks, {error.characters}. Fine-tune on text in its "
+            "vocabulary, or train a new model on this text"
+        ) from None
+    if base is not None:  # fine-tuning: the model is the checkpoint's
+        saved_config = asdict(base.config)
+        saved = {
+            "config": saved_config,
+            "train_config": PRESETS[args.preset or "course"],
+        }
     config, recipe = configs_from_args(args, tokenizer.vocab_size, saved)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if recipe.batch_size % world_size:
+    slices = world_size * recipe.grad_accum  # every process cuts its share again
+    if recipe.batch_size % slices:
         raise ValueError(
             f"--batch-size {recipe.batch_size} cannot be split evenly among "
-            f"{world_size} processes: "
-            f"use a multiple of {world_size}"
+            f"{world_size} processes"
+            + (
+                f" of {recipe.grad_accum} micro-batches each"
+                if recipe.grad_accum > 1
+                else ""
+            )
+            + f": use a multiple of {slices}"
         )
     _check_writable(out)
     rank, world_size, device = _start_processes(device)
 
     torch.manual_seed(recipe.seed)
     model = GPT(config).to(device)
+    if base is not None:
+        model.load_state_dict(base.state_dict())
+    if args.lora_rank is not None:
+        from gptcore.lora import add_lora, merge_lora  # chapter 15's, only when asked
+
+        targets = args.lora_targets.split(",") if args.lora_targets else None
+        add_lora(
+            model, args.lora_rank, **({"targets": tuple(targets)} if targets else {})
+        )
     optimizer = make_optimizer(model, recipe)
     state = None
     if args.resume:
         checkpoint = load_checkpoint(path, model, tokenizer, optimizer, device=device)
-        if checkpoint["train_config"] != asdict(recipe):
+        theirs = asdict(
+            TrainConfig(**checkpoint["train_config"])
+        )  # an older file: later fields at default
+        if theirs != asdict(recipe):
             changed = [
                 f"{k}={v} in the checkpoint but {asdict(recipe)[k]} now"
-                for k, v in checkpoint["train_config"].items()
+                for k, v in theirs.items()
                 if asdict(recipe)[k] != v
             ]
             raise CheckpointError(
@@ -267,15 +385,17 @@ def run(args: argparse.Namespace) -> TrainState:
     network = model if world_size == 1 else DistributedDataParallel(model)
     if args.compile:
         network = torch.compile(network)
-    train_data = torch.tensor(tokenizer.encode(train_text))
-    val_data = torch.tensor(tokenizer.encode(val_text))
 
     saved_at = []
 
     def save(state: TrainState) -> None:
         if rank == 0 and state.step not in saved_at:
             saved_at.append(state.step)
-            save_checkpoint(path, model, tokenizer, optimizer, state, recipe)
+            if args.lora_rank is None:
+                save_checkpoint(path, model, tokenizer, optimizer, state, recipe)
+            else:  # the adapters folded in: a plain GPT, for sampling or more tuning
+                merged = merge_lora(copy.deepcopy(model))
+                save_checkpoint(path, merged, tokenizer, None, state, recipe)
             _write_log(log, state.history)
             h = state.history
             if h["eval_step"] and h["eval_step"][-1] == state.step:
@@ -286,10 +406,13 @@ def run(args: argparse.Namespace) -> TrainState:
                 )
 
     if rank == 0:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         print(
-            f"{sum(p.numel() for p in model.parameters()):,} parameters, "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters"
+            + (f" ({trainable:,} trained)" if args.lora_rank is not None else "")
+            + ", "
             f"{len(train_data):,} training and "
-            f"{len(val_data):,} validation characters, "
+            f"{len(val_data):,} validation tokens, "
             f"vocabulary {tokenizer.vocab_size}; device {device}"
             + (f" x {world_size} processes" if world_size > 1 else "")
             + (f"; resuming at step {state.step}" if state else ""),
@@ -324,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run(args)
-    except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError
+    except (ValueError, OSError) as error:  # CheckpointError is a ValueError
         parser.error(str(error))
     return 0
 

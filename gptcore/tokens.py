@@ -1,0 +1,260 @@
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/11_command_line.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+# %% chapters/11_command_line.ipynb 11
+"""Token ids on disk: a corpus encoded once into a memory-mapped array, reused by every
+later run, and read a batch at a time."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+import gptcore.data
+from gptcore.checkpoint import tokenizer_from_dict
+from gptcore.data import (
+    CharTokenizer,
+    _sha256,
+    _split_fraction,
+    load_corpus,
+    play_files,
+)
+
+if TYPE_CHECKING:  # only for the type hints: chapter 14 defines it
+    from gptcore.bpe import BPETokenizer
+
+_CHUNK = 1 << 24  # bytes read at a time: memory stays flat, whatever the file's size
+_FORMAT = "v1"  # part of every cache file's name: a new layout never reads an old file
+
+
+class TokenArray:
+    """Token ids in a numpy array (memory-mapped from disk), indexed like the 1-D tensor
+    that get_batch expects."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def dim(self) -> int:
+        return 1
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        """The ids at `index` (a tensor of positions), read from the array, as int64."""
+        return torch.from_numpy(self.array[index.numpy()].astype(np.int64))
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """The narrowest unsigned type that holds every id: uint8, uint16 or uint32."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if vocab_size <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    raise ValueError(f"a vocabulary of {vocab_size:,} ids does not fit in uint32")
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The text's code points, as one uint32 each."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def lookup_table(tokenizer: CharTokenizer) -> np.ndarray:
+    """Every code point's id, -1 for a character outside the vocabulary."""
+    table = np.full(0x110000, -1, dtype=np.int32)
+    table[[ord(ch) for ch in tokenizer.vocab]] = np.arange(tokenizer.vocab_size)
+    return table
+
+
+def encode_chars(
+    text: str, tokenizer: CharTokenizer, table: np.ndarray | None = None
+) -> np.ndarray:
+    """CharTokenizer.encode, vectorised: one table lookup over the text's code points
+    instead of a Python loop over its characters."""
+    table = lookup_table(tokenizer) if table is None else table
+    ids = table[_code_points(text)]
+    if (ids < 0).any():
+        tokenizer.encode(text)  # raises the ValueError that names the characters
+    return ids.astype(token_dtype(tokenizer.vocab_size))
+
+
+def _text_chunks(path: Path) -> Iterator[str]:
+    """A file's text, decoded from UTF-8 a chunk at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"{path} is not UTF-8 text ({err}); convert it to UTF-8 first"
+                ) from None
+            if text:
+                yield text
+            if not chunk:
+                return
+
+
+def file_vocabulary(path: Path) -> tuple[str, int]:
+    """A text file's distinct characters, sorted (CharTokenizer.from_text's vocabulary),
+    and its length in characters, read a chunk at a time."""
+    seen, length = np.zeros(0x110000, dtype=bool), 0
+    for text in _text_chunks(path):
+        seen[_code_points(text)] = True
+        length += len(text)
+    if not length:
+        raise ValueError(f"{path} is empty: a corpus needs some text")
+    return "".join(map(chr, np.flatnonzero(seen))), length
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(a temporary path), then swap the file in: a reader never sees half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def corpus_sha256(corpus: str, cache: Path) -> str:
+    """The SHA-256 that names a corpus: of its file, or of the plays' files and the code
+    that cleans them. A file's is remembered by path, size and modification time."""
+    if corpus == "plays":
+        digest = hashlib.sha256(Path(gptcore.data.__file__).read_bytes())
+        for name, file in sorted(play_files().items()):
+            digest.update(name.encode() + file.read_binary())
+        return digest.hexdigest()
+    path = Path(corpus).resolve()
+    stat = path.stat()
+    index = cache / "sha256.json"
+    known = json.loads(index.read_text()) if index.is_file() else {}
+    key = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+    if key not in known:
+        known[key] = _sha256(path)
+        _write_atomically(index, lambda tmp: tmp.write_text(json.dumps(known)))
+    return known[key]
+
+
+def _encode_file(
+    path: Path, tokenizer: CharTokenizer | None, out: Path
+) -> tuple[CharTokenizer, int]:
+    """Write a text file's ids to `out`, a chunk at a time; its tokenizer (built from
+    the file when none is given) and its length."""
+    if tokenizer is None:
+        vocab, length = file_vocabulary(path)
+        tokenizer = CharTokenizer(vocab)
+    else:
+        length = sum(len(text) for text in _text_chunks(path))
+    table = lookup_table(tokenizer)
+    with out.open("wb") as f:  # appended a chunk at a time: memory stays flat
+        for text in _text_chunks(path):
+            encode_chars(text, tokenizer, table).tofile(f)
+    return tokenizer, length
+
+
+def cached_tokens(
+    corpus: str,
+    tokenizer: CharTokenizer | BPETokenizer | None = None,
+    sha256: str | None = None,
+    val_fraction: float | None = None,
+    cache_dir: str | Path | None = None,
+    *,
+    bpe_vocab_size: int | None = None,
+) -> tuple[CharTokenizer | BPETokenizer, TokenArray, TokenArray]:
+    """The corpus's tokenizer and its training and validation ids, memory-mapped from a
+    cache written once (atomically) and named by the text's SHA-256 and the tokenizer.
+
+    The corpus is load_corpus's: 'plays', a text file or a URL. Without a `tokenizer`,
+    one is built: characters, or with `bpe_vocab_size` a byte-level BPE (chapter 14).
+    """
+    fraction = _split_fraction(corpus, val_fraction)  # its errors, before any work
+    cache = Path(
+        cache_dir or os.environ.get("GPTCORE_CACHE", Path.home() / ".cache" / "gptcore")
+    )
+    folder = cache / "tokens"
+    folder.mkdir(parents=True, exist_ok=True)
+    local = corpus == "plays" or Path(corpus).is_file()
+    digest = corpus_sha256(corpus, folder) if local else sha256
+    if sha256 and local and corpus != "plays" and digest != sha256:
+        raise ValueError(
+            f"checksum mismatch for {corpus}: expected sha256 {sha256}, got {digest}; "
+            "the file changed or the checksum is wrong"
+        )
+    if not digest:  # a URL without its checksum: load_corpus says what to do
+        load_corpus(corpus, sha256, val_fraction)
+    if tokenizer is not None:
+        kind = hashlib.sha256(json.dumps(tokenizer.to_dict()).encode()).hexdigest()
+    else:
+        kind = f"bpe{bpe_vocab_size}" if bpe_vocab_size else "char"
+    name = f"{_FORMAT}-{digest}-{kind[:16]}-{fraction}"
+    meta_path, ids_path = folder / f"{name}.json", folder / f"{name}.ids"
+    if not (meta_path.is_file() and ids_path.is_file()):
+        meta: dict = {}
+
+        def write_ids(tmp: Path) -> None:
+            nonlocal tokenizer
+            if (
+                corpus != "plays"
+                and local
+                and not bpe_vocab_size
+                and (tokenizer is None or isinstance(tokenizer, CharTokenizer))
+            ):  # a text file, into characters: streamed, whatever its size
+                tokenizer, length = _encode_file(Path(corpus), tokenizer, tmp)
+                meta["train_tokens"] = int(length * (1 - fraction))
+                return
+            train_text, val_text = load_corpus(corpus, sha256, val_fraction)
+            if tokenizer is None and bpe_vocab_size:
+                from gptcore.bpe import BPETokenizer  # chapter 14's, only when asked
+
+                tokenizer = BPETokenizer.train(train_text, bpe_vocab_size)
+            elif tokenizer is None:
+                tokenizer = CharTokenizer.from_text(train_text + val_text)
+            parts = [_encode_text(text, tokenizer) for text in (train_text, val_text)]
+            parts[0].tofile(tmp)
+            with tmp.open("ab") as f:
+                parts[1].tofile(f)
+            meta["train_tokens"] = len(parts[0])
+
+        _write_atomically(ids_path, write_ids)
+        meta["dtype"] = str(token_dtype(tokenizer.vocab_size))
+        meta["tokenizer"] = tokenizer.to_dict()
+        _write_atomically(meta_path, lambda tmp: tmp.write_text(json.dumps(meta)))
+    meta = json.loads(meta_path.read_text())
+    ids = np.memmap(ids_path, dtype=meta["dtype"], mode="r")
+    split = meta["train_tokens"]
+    if tokenizer is None:
+        tokenizer = tokenizer_from_dict(meta["tokenizer"])
+    return tokenizer, TokenArray(ids[:split]), TokenArray(ids[split:])
+
+
+def _encode_text(text: str, tokenizer: CharTokenizer | BPETokenizer) -> np.ndarray:
+    """A text's ids as the narrowest numpy array: vectorised for characters."""
+    if isinstance(tokenizer, CharTokenizer):
+        return encode_chars(text, tokenizer)
+    return np.array(tokenizer.encode(text), dtype=token_dtype(tokenizer.vocab_size))
+
+
+# The public names above, computed by scripts/export.py.
+__all__ = [
+    "TokenArray",
+    "token_dtype",
+    "lookup_table",
+    "encode_chars",
+    "file_vocabulary",
+    "corpus_sha256",
+    "cached_tokens",
+]

@@ -1,0 +1,188 @@
+"""The training command's later flags: gradient accumulation and precision, sub-word
+tokens, fine-tuning from a checkpoint with or without LoRA; and both commands from a
+folder outside the repository."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gptcore.checkpoint import load_checkpoint, load_model
+from gptcore.cli import train as train_command
+from gptcore.data import load_plays
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "twelfth-night.txt"
+    path.write_text(load_plays()["twelfth-night"][:40_000], encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, corpus) -> Path:
+    """A tiny model trained on the corpus: the base that the fine-tuning tests adapt."""
+    out = tmp_path_factory.mktemp("base")
+    train_command.main(tiny(corpus) + ["--out", str(out)])
+    return out / "tiny.pt"
+
+
+def tiny(corpus: Path, *more: str) -> list[str]:
+    return [
+        "--preset",
+        "tiny",
+        "--corpus",
+        str(corpus),
+        "--steps",
+        "10",
+        "--eval-interval",
+        "5",
+        "--no-progress",
+        *more,
+    ]
+
+
+def error(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exit:
+        train_command.main(argv)
+    assert exit.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_accumulation_and_bfloat16_from_the_command_line(corpus, tmp_path):
+    train_command.main(tiny(corpus, "--out", str(tmp_path / "one")))
+    train_command.main(
+        tiny(corpus, "--out", str(tmp_path / "acc"), "--grad-accum", "4")
+    )
+    one = load_checkpoint(tmp_path / "one" / "tiny.pt")
+    acc = load_checkpoint(tmp_path / "acc" / "tiny.pt")
+    assert acc["train_config"]["grad_accum"] == 4
+    torch.testing.assert_close(
+        torch.tensor(acc["history"]["loss"]),
+        torch.tensor(one["history"]["loss"]),
+        rtol=0,
+        atol=1e-5,
+    )
+    train_command.main(
+        tiny(corpus, "--out", str(tmp_path / "bf"), "--dtype", "bfloat16")
+    )
+    bf = load_checkpoint(tmp_path / "bf" / "tiny.pt")
+    assert bf["train_config"]["dtype"] == "bfloat16"
+    assert (
+        max(abs(a - b) for a, b in zip(bf["history"]["loss"], one["history"]["loss"]))
+        < 0.05
+    )
+
+
+def test_bpe_tokens_train_and_sample(corpus, tmp_path, capsys):
+    out = tmp_path / "bpe"
+    train_command.main(
+        tiny(corpus, "--out", str(out), "--tokenizer", "bpe", "--vocab-size", "300")
+    )
+    model, tokenizer = load_model(out / "tiny.pt")
+    assert tokenizer.to_dict()["type"] == "bpe" and tokenizer.vocab_size == 300
+    assert model.config.vocab_size == 300
+    from gptcore.cli import sample as sample_command
+
+    capsys.readouterr()
+    sample_command.main(["--checkpoint", str(out / "tiny.pt"), "--length", "20"])
+    assert capsys.readouterr().out.startswith("\n")
+
+
+def test_fine_tuning_with_lora_saves_a_plain_merged_model(trained, corpus, tmp_path):
+    out = tmp_path / "tuned"
+    train_command.main(
+        tiny(corpus, "--out", str(out), "--init-from", str(trained), "--lora-rank", "2")
+    )
+    base, _ = load_model(trained)
+    tuned, tokenizer = load_model(out / "tiny.pt")  # a plain GPT: the adapters merged
+    assert tuned.config == base.config
+    changed = [
+        name
+        for name, p in tuned.state_dict().items()
+        if not torch.equal(p, base.state_dict()[name])
+    ]
+    assert changed and all("attn" in name for name in changed)  # only adapted layers
+    full = tmp_path / "full"
+    train_command.main(tiny(corpus, "--out", str(full), "--init-from", str(trained)))
+    assert load_checkpoint(full / "tiny.pt")["optimizer"] is not None
+
+
+def test_fine_tuning_errors(trained, corpus, tmp_path, capsys):
+    start = ["--init-from", str(trained)]
+    out = ["--out", str(tmp_path / "x")]
+    accents = tmp_path / "accents.txt"
+    accents.write_text("Ça, c'est déjà l'été.\n" * 50, encoding="utf-8")
+    assert "made with another vocabulary" in error(
+        ["--preset", "tiny", "--corpus", str(accents), *start, *out], capsys
+    )
+    assert "above" in error(tiny(corpus, *start, *out, "--lora-rank", "33"), capsys)
+    assert "rank" in error(tiny(corpus, *start, *out, "--lora-rank", "0"), capsys)
+    assert "name no linear layer" in error(
+        tiny(corpus, *start, *out, "--lora-rank", "2", "--lora-targets", "nowhere"),
+        capsys,
+    )
+    assert "leave out the model's flags" in error(
+        tiny(corpus, *start, *out, "--n-embd", "64"), capsys
+    )
+    assert "give it with --init-from" in error(
+        tiny(corpus, *out, "--lora-rank", "2"), capsys
+    )
+    assert "give one of them" in error(tiny(corpus, *start, *out, "--resume"), capsys)
+    assert "no checkpoint at" in error(
+        tiny(corpus, "--init-from", str(tmp_path / "none.pt"), *out), capsys
+    )
+
+
+def test_other_flag_errors(corpus, tmp_path, capsys):
+    out = ["--out", str(tmp_path / "y")]
+    assert "needs --vocab-size" in error(
+        tiny(corpus, *out, "--tokenizer", "bpe"), capsys
+    )
+    assert "is for --tokenizer bpe" in error(
+        tiny(corpus, *out, "--vocab-size", "300"), capsys
+    )
+    assert "multiple of grad_accum" in error(
+        tiny(corpus, *out, "--grad-accum", "3"), capsys
+    )
+    assert "one of float32, bfloat16, float16" in error(
+        tiny(corpus, *out, "--dtype", "half"), capsys
+    )
+    assert "finite" in error(tiny(corpus, *out, "--lr", "inf"), capsys)
+    assert "finite" in error(tiny(corpus, *out, "--min-lr", "nan"), capsys)
+    assert "does not apply to them" in error(
+        ["--preset", "tiny", "--val-fraction", "0.2", *out], capsys
+    )
+
+
+def test_both_commands_work_from_a_folder_outside_the_repository(tmp_path):
+    def gptcore(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "gptcore", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+        )
+
+    sampled = gptcore("sample", "--length", "30", "--prompt", "ROMEO:")
+    assert sampled.returncode == 0, sampled.stderr
+    assert sampled.stdout.startswith("ROMEO:") and len(sampled.stdout) == 6 + 30 + 1
+    trained = gptcore(
+        "train", "--preset", "tiny", "--steps", "6", "--eval-interval", "3",
+        "--no-progress",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert (tmp_path / "runs" / "tiny.pt").is_file()
+
+
+def test_processes_times_micro_batches_must_divide_the_batch(
+    corpus, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    message = error(tiny(corpus, "--out", str(tmp_path), "--grad-accum", "8"), capsys)
+    assert "among 2 processes of 8 micro-batches each: use a multiple of 16" in message

@@ -32,7 +32,7 @@ from gptcore.checkpoint import (
 )
 from gptcore.data import OutOfVocabularyError
 from gptcore.model import GPT, GPTConfig
-from gptcore.tokens import cached_tokens
+from gptcore.tokens import _write_atomically, cached_tokens
 from gptcore.training import (
     PRESETS,
     TrainConfig,
@@ -278,11 +278,8 @@ def _write_log(path: Path, history: dict) -> None:
                     {"step": step, "train_loss": train_loss, "val_loss": val_loss}
                 )
             )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    text = "\n".join(lines) + "\n"
+    _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 # %% chapters/11_command_line.ipynb 17
@@ -359,7 +356,11 @@ def run(args: argparse.Namespace) -> TrainState:
     if args.lora_rank is not None:
         from gptcore.lora import add_lora, merge_lora  # chapter 15's, only when asked
 
-        targets = args.lora_targets.split(",") if args.lora_targets else None
+        targets = (
+            [name.strip() for name in args.lora_targets.split(",")]
+            if args.lora_targets
+            else None
+        )
         add_lora(
             model, args.lora_rank, **({"targets": tuple(targets)} if targets else {})
         )

@@ -9,8 +9,10 @@ atomically."""
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
-from dataclasses import asdict
+import warnings
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +69,30 @@ def _check_weights(path: Path, weights: dict, model: nn.Module) -> None:
                 f"but the model needs {tuple(expected[name].shape)}: the weights and "
                 "the config in it disagree. Re-create it with `gptcore train`."
             )
+
+
+def _settings(
+    path: Path, kind: type[GPTConfig] | type[TrainConfig], saved: object, key: str
+) -> GPTConfig | TrainConfig:
+    """A checkpoint's saved settings as `kind`, or a CheckpointError saying why not."""
+    if not isinstance(saved, dict):
+        raise CheckpointError(
+            f"{path}: its {key} is {type(saved).__name__}, not a dict of settings: it "
+            "was not written by gptcore's save_checkpoint."
+        )
+    unknown = sorted(map(str, set(saved) - {field.name for field in fields(kind)}))
+    if unknown:
+        raise CheckpointError(
+            f"{path} was made by a newer gptcore (unknown settings: "
+            f"{', '.join(unknown)}): upgrade gptcore."
+        )
+    try:
+        return kind(**saved)  # an older file: the later fields take their defaults
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} has an invalid {key}: {error}. Was the file edited? Re-create it "
+            "with `gptcore train`."
+        ) from error
 
 
 _CHECKPOINT_KEYS = (
@@ -142,17 +168,42 @@ def load_checkpoint(
     """Read a checkpoint safely (weights_only); check that it fits the model and
     tokenizer given; load their states."""
     path = Path(path)
+    if path.is_dir():
+        found = sorted(str(file) for file in path.glob("*.pt") if file.is_file())
+        raise IsADirectoryError(
+            f"{path} is a folder: give a checkpoint file in it: {', '.join(found[:5])}"
+            + (", ..." if len(found) > 5 else "")
+            if found
+            else f"{path} is a folder, with no .pt file in it: give a checkpoint "
+            "file, or train one with `gptcore train`"
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"no checkpoint at {path}: check the path, or train one with `gptcore "
             "train`"
         )
     try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch's aside on a plain pickle's protocol
+            warnings.filterwarnings("ignore", "Detected pickle protocol")
+            checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:
+        # One sentence of our own: torch's text advises weights_only=False, a load
+        # that would run whatever code the file holds.
+        refused = "Weights only load failed" in str(error)  # the safe load said no
+        if isinstance(error, pickle.UnpicklingError) and refused:
+            reason = (
+                "it holds Python objects besides tensors, which a safe load refuses "
+                "because they could run code, so it was not written by gptcore's "
+                "save_checkpoint"
+            )
+        else:
+            first = str(error).strip().split("\n")[0].split(". ")[0]
+            reason = "it is truncated, corrupt or not a checkpoint" + (
+                f" ({type(error).__name__}: {first})" if first else ""
+            )
         raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or corrupt?): {error}. "
-            "Use another copy, or re-create it with `gptcore train`."
+            f"{path} is not a readable checkpoint: {reason}; use another "
+            "copy, or re-create it with `gptcore train`."
         ) from error
     missing = [
         key
@@ -164,11 +215,16 @@ def load_checkpoint(
             f"{path} lacks {', '.join(missing)}: it was not written by gptcore's "
             "save_checkpoint."
         )
+    config = _settings(path, GPTConfig, checkpoint["config"], "config")
+    if checkpoint["train_config"] is not None:  # None: saved without a recipe
+        _settings(path, TrainConfig, checkpoint["train_config"], "train_config")
     saved_tokenizer = checkpoint["tokenizer"]
     if (
         tokenizer is not None
         and saved_tokenizer != tokenizer.to_dict()
-        and "char" not in (saved_tokenizer.get("type"), tokenizer.to_dict()["type"])
+        # only two character tokenizers can be compared character by character
+        and (saved_tokenizer.get("type"), tokenizer.to_dict()["type"])
+        != ("char", "char")
     ):
         raise CheckpointError(
             f"{path} was made with another tokenizer ({saved_tokenizer['type']}, "
@@ -197,9 +253,7 @@ def load_checkpoint(
         )
     if model is not None:
         ours = asdict(getattr(model, "module", model).config)
-        theirs = asdict(
-            GPTConfig(**checkpoint["config"])
-        )  # an older file: later fields at default
+        theirs = asdict(config)
         differences = [
             f"{k}={theirs.get(k)} in the checkpoint but {v} in the model"
             for k, v in ours.items()
@@ -252,7 +306,7 @@ def load_model(
     """The trained model (in eval mode, on `device`) and its tokenizer, from a
     checkpoint file."""
     checkpoint = load_checkpoint(path, device=device)
-    model = GPT(GPTConfig(**checkpoint["config"]))
+    model = GPT(_settings(Path(path), GPTConfig, checkpoint["config"], "config"))
     _check_weights(Path(path), checkpoint["model"], model)
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), tokenizer_from_dict(checkpoint["tokenizer"])

@@ -7,11 +7,19 @@
 a key-value cache.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from gptcore.checks import check_count, check_length, check_token_ids
 from gptcore.model import GPT
+
+# The smallest temperature above 0 that sample_next divides by. Below it the draw is
+# greedy anyway (logits 1e-4 apart end up more than 100 apart, odds beyond e**100),
+# while a far smaller one (1e-40) overflows float32 (at 3.4e38) to inf, and softmax
+# to NaN.
+_MIN_TEMPERATURE = 1e-6
 
 
 def _check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> None:
@@ -19,6 +27,16 @@ def _check_sampling(temperature: float, top_k: int | None, vocab_size: int) -> N
     if not temperature >= 0:  # written this way round so that NaN is rejected too
         raise ValueError(
             f"temperature must be >= 0 (0 means greedy), got {temperature}"
+        )
+    if math.isinf(temperature):
+        raise ValueError(
+            f"temperature must be a finite number >= 0 (0 means greedy), got "
+            f"{temperature}: an infinite one ignores the model"
+        )
+    if 0 < temperature < _MIN_TEMPERATURE:
+        raise ValueError(
+            f"temperature {temperature} is too small to divide the logits by: use at "
+            f"least {_MIN_TEMPERATURE}, or 0 (0 means greedy, the choice it gives)"
         )
     if top_k is not None and not 1 <= top_k <= vocab_size:
         raise ValueError(

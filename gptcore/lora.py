@@ -19,12 +19,15 @@ DEFAULT_TARGETS = ("attn.qkv", "attn.proj")  # every attention projection, all b
 
 
 def _check_alpha(alpha: object) -> float:
-    """Return alpha as a float if it is a number above 0; else a TypeError or
+    """Return alpha as a float if it is a finite number above 0; else a TypeError or
     ValueError."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
         raise TypeError(f"alpha must be a number, got {alpha!r}")
-    if not alpha > 0:
-        raise ValueError(f"alpha must be above 0, got {alpha}")
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ValueError(
+            f"alpha must be a finite number above 0, got {alpha}: the update is "
+            "scaled by alpha / rank (the default is 8.0)"
+        )
     return float(alpha)
 
 
@@ -100,6 +103,33 @@ def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
+def _short_names(names: list[str]) -> list[str]:
+    """Each distinct name after its last number: blocks.0.attn.qkv -> attn.qkv."""
+    short = []
+    for name in names:
+        parts = name.split(".")
+        last = max((i for i, p in enumerate(parts) if p.isdigit()), default=-1)
+        short.append(".".join(parts[last + 1 :]))
+    return list(dict.fromkeys(short))
+
+
+def _check_unshared(model: nn.Module, name: str, layer: nn.Linear) -> None:
+    """A ValueError if layer's weight or bias is also another module's (tied)."""
+    mine = {id(p) for p in layer.parameters(recurse=False)}
+    others = [
+        n
+        for n, m in model.named_modules(remove_duplicate=False)
+        if n != name and any(id(p) in mine for p in m.parameters(recurse=False))
+    ]
+    if others:
+        tied = getattr(getattr(model, "config", None), "tie_weights", False) is True
+        raise ValueError(
+            f"{name} shares its weight with {', '.join(others)}"
+            f"{' (tie_weights=True)' if tied else ''}: LoRA would untie them; "
+            f"leave {name} out of targets"
+        )
+
+
 def add_lora(
     model: nn.Module,
     rank: int,
@@ -114,10 +144,17 @@ def add_lora(
     """
     check_positive_int("rank", rank)
     _check_alpha(alpha)
-    if isinstance(targets, str) or not all(isinstance(t, str) for t in targets):
+    if not isinstance(targets, (tuple, list)) or not all(
+        isinstance(t, str) for t in targets
+    ):
         raise TypeError(
             f"targets must be a tuple of layer names, e.g. ('attn.qkv',), got "
             f"{targets!r}"
+        )
+    if not targets or not all(t.strip() for t in targets):
+        raise ValueError(
+            f"targets {tuple(targets)} must name at least one layer, and no name may "
+            "be empty: e.g. ('attn.qkv',)"
         )
     if any(isinstance(m, LoRALinear) for m in model.modules()):
         raise ValueError(
@@ -126,13 +163,16 @@ def add_lora(
         )
     linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
     chosen = [n for n in linears if any(_matches(n, t) for t in targets)]
-    if not chosen:
+    if unmatched := [t for t in targets if not any(_matches(n, t) for n in linears)]:
+        example = f" (in full: {next(iter(linears))}, ...)" if linears else ""
         raise ValueError(
-            f"targets {tuple(targets)} name no linear layer of this model; its linear "
-            f"layers are: {', '.join(linears)}"
+            f"targets {tuple(unmatched)} name no linear layer of this model; its "
+            f"linear layers are: {', '.join(_short_names(list(linears))) or 'none'}"
+            f"{example}"
         )
     for name in chosen:  # every check before the first change
         _check_rank(rank, linears[name], name)
+        _check_unshared(model, name, linears[name])
     model.requires_grad_(False)
     for name in chosen:
         _replace(model, name, LoRALinear(linears[name], rank, alpha))

@@ -247,13 +247,36 @@ def _find_folder(name_or_path: str | os.PathLike) -> Path:
     return _download(str(name_or_path))
 
 
+def _read_json(path: Path) -> dict:
+    """The JSON object that path holds; else a ValueError that names the file."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid JSON (line {error.lineno} column {error.colno}): "
+            f"{error.msg}; the file is damaged or incomplete: re-download it"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{path} is not UTF-8 text, so not JSON: the file is damaged, or "
+            "another file saved under its name: re-download it"
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{path} holds a JSON {type(value).__name__}, not an object of "
+            "settings: the file is damaged, or another file saved under its "
+            "name: re-download it"
+        )
+    return value
+
+
 def _weight_files(folder: Path) -> list[Path]:
     """A checkpoint folder's safetensors files; a clear error if none, or pickles."""
     if (folder / "model.safetensors").is_file():
         return [folder / "model.safetensors"]
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        shards = json.loads(index.read_text())["weight_map"].values()
+        shards = _read_json(index)["weight_map"].values()
         files = sorted({folder / shard for shard in shards})
         if missing := [f.name for f in files if not f.is_file()]:
             raise FileNotFoundError(
@@ -313,7 +336,7 @@ def load_pretrained(
             "holds config.json and model.safetensors, as "
             "save_pretrained writes them"
         )
-    hf = json.loads((folder / "config.json").read_text())
+    hf = _read_json(folder / "config.json")
     config = config_from_hf(hf)
     files = _weight_files(folder)
     with torch.device("meta"):  # shapes only: no time spent on a random initialisation

@@ -8,7 +8,6 @@ later run, and read a batch at a time."""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import os
@@ -33,7 +32,7 @@ from gptcore.data import (
 if TYPE_CHECKING:  # only for the type hints: chapter 14 defines it
     from gptcore.bpe import BPETokenizer
 
-_CHUNK = 1 << 24  # bytes read at a time: memory stays flat, whatever the file's size
+_CHUNK = 1 << 24  # characters read at a time: memory stays flat, whatever the size
 _FORMAT = "v1"  # part of every cache file's name: a new layout never reads an old file
 
 
@@ -88,21 +87,19 @@ def encode_chars(
 
 
 def _text_chunks(path: Path) -> Iterator[str]:
-    """A file's text, decoded from UTF-8 a chunk at a time."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as f:
+    """A file's text, a chunk at a time, read as chapter 1's load_text reads it: UTF-8,
+    with a Windows line end (CR LF) or a lone CR read as one newline."""
+    with path.open(encoding="utf-8") as f:  # newline=None, as in Path.read_text
         while True:
-            chunk = f.read(_CHUNK)
             try:
-                text = decoder.decode(chunk, final=not chunk)
+                text = f.read(_CHUNK)
             except UnicodeDecodeError as err:
                 raise ValueError(
                     f"{path} is not UTF-8 text ({err}); convert it to UTF-8 first"
                 ) from None
-            if text:
-                yield text
-            if not chunk:
+            if not text:
                 return
+            yield text
 
 
 def file_vocabulary(path: Path) -> tuple[str, int]:
@@ -130,9 +127,22 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def _check_writable(folder: Path, what: str, fix: str) -> None:
+    """Fail now, not after an hour's work, if `folder` cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"cannot write to {what} {folder} ({error.strerror}): {fix}"
+        ) from None
+
+
 def corpus_sha256(corpus: str, cache: Path) -> str:
     """The SHA-256 that names a corpus: of its file, or of the plays' files and the code
-    that cleans them. A file's is remembered by path, size and modification time."""
+    that cleans them. A file's is remembered by its path, size, inode and times (a copy
+    that keeps the modification time still changes the inode or the change time)."""
     if corpus == "plays":
         digest = hashlib.sha256(Path(gptcore.data.__file__).read_bytes())
         for name, file in sorted(play_files().items()):
@@ -141,8 +151,11 @@ def corpus_sha256(corpus: str, cache: Path) -> str:
     path = Path(corpus).resolve()
     stat = path.stat()
     index = cache / "sha256.json"
-    known = json.loads(index.read_text()) if index.is_file() else {}
-    key = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+    try:
+        known = json.loads(index.read_text()) if index.is_file() else {}
+    except ValueError:  # a damaged index: its entries are computed again
+        known = {}
+    key = f"{path}:{stat.st_size}:{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"
     if key not in known:
         known[key] = _sha256(path)
         _write_atomically(index, lambda tmp: tmp.write_text(json.dumps(known)))
@@ -183,10 +196,10 @@ def cached_tokens(
     """
     fraction = _split_fraction(corpus, val_fraction)  # its errors, before any work
     cache = Path(
-        cache_dir or os.environ.get("GPTCORE_CACHE", Path.home() / ".cache" / "gptcore")
-    )
+        cache_dir or os.environ.get("GPTCORE_CACHE") or Path.home() / ".cache/gptcore"
+    ).expanduser()
     folder = cache / "tokens"
-    folder.mkdir(parents=True, exist_ok=True)
+    _check_writable(folder, "the token cache", "point GPTCORE_CACHE at another folder")
     local = corpus == "plays" or Path(corpus).is_file()
     digest = corpus_sha256(corpus, folder) if local else sha256
     if sha256 and local and corpus != "plays" and digest != sha256:
@@ -202,7 +215,7 @@ def cached_tokens(
         kind = f"bpe{bpe_vocab_size}" if bpe_vocab_size else "char"
     name = f"{_FORMAT}-{digest}-{kind[:16]}-{fraction}"
     meta_path, ids_path = folder / f"{name}.json", folder / f"{name}.ids"
-    if not (meta_path.is_file() and ids_path.is_file()):
+    if _read_entry(meta_path, ids_path) is None:  # missing, or damaged: (re)written
         meta: dict = {}
 
         def write_ids(tmp: Path) -> None:
@@ -215,6 +228,7 @@ def cached_tokens(
             ):  # a text file, into characters: streamed, whatever its size
                 tokenizer, length = _encode_file(Path(corpus), tokenizer, tmp)
                 meta["train_tokens"] = int(length * (1 - fraction))
+                meta["tokens"] = length
                 return
             train_text, val_text = load_corpus(corpus, sha256, val_fraction)
             if tokenizer is None and bpe_vocab_size:
@@ -228,17 +242,30 @@ def cached_tokens(
             with tmp.open("ab") as f:
                 parts[1].tofile(f)
             meta["train_tokens"] = len(parts[0])
+            meta["tokens"] = len(parts[0]) + len(parts[1])
 
         _write_atomically(ids_path, write_ids)
         meta["dtype"] = str(token_dtype(tokenizer.vocab_size))
         meta["tokenizer"] = tokenizer.to_dict()
         _write_atomically(meta_path, lambda tmp: tmp.write_text(json.dumps(meta)))
-    meta = json.loads(meta_path.read_text())
+    meta = _read_entry(meta_path, ids_path)
+    if meta is None:
+        raise OSError(f"the token cache {folder} changed while it was read: run again")
     ids = np.memmap(ids_path, dtype=meta["dtype"], mode="r")
     split = meta["train_tokens"]
     if tokenizer is None:
         tokenizer = tokenizer_from_dict(meta["tokenizer"])
     return tokenizer, TokenArray(ids[:split]), TokenArray(ids[split:])
+
+
+def _read_entry(meta_path: Path, ids_path: Path) -> dict | None:
+    """A cache entry's description, if both its files are there and agree; else None."""
+    try:
+        meta = json.loads(meta_path.read_text())
+        size = np.dtype(meta["dtype"]).itemsize * meta["tokens"]
+        return meta if ids_path.stat().st_size == size and size > 0 else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _encode_text(text: str, tokenizer: CharTokenizer | BPETokenizer) -> np.ndarray:

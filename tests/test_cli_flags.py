@@ -186,3 +186,112 @@ def test_processes_times_micro_batches_must_divide_the_batch(
     monkeypatch.setenv("WORLD_SIZE", "2")
     message = error(tiny(corpus, "--out", str(tmp_path), "--grad-accum", "8"), capsys)
     assert "among 2 processes of 8 micro-batches each: use a multiple of 16" in message
+
+
+def test_a_hurried_users_mistakes_are_refused_before_any_training(
+    trained, corpus, tmp_path, capsys, monkeypatch
+):
+    out = ["--out", str(tmp_path / "z")]
+    for name in ("sub/model", "x.pt", ".."):
+        assert "give a plain name" in error(tiny(corpus, *out, "--name", name), capsys)
+    for step in ("0", "-1"):
+        assert "a step of 1 or more" in error(
+            tiny(corpus, *out, "--stop-after", step), capsys
+        )
+    start = ["--init-from", str(trained), "--lora-rank", "2"]
+    assert "--lora-targets is empty" in error(
+        tiny(corpus, *out, *start, "--lora-targets", " "), capsys
+    )
+    assert "train it in one go" in error(
+        tiny(corpus, *out, *start, "--stop-after", "5"), capsys
+    )
+    assert "--resume continues with the run's own tokenizer" in error(
+        tiny(corpus, *out, "--resume", "--tokenizer", "bpe", "--vocab-size", "300"),
+        capsys,
+    )
+    assert "--out is empty" in error(tiny(corpus, "--out", ""), capsys)
+    assert "hold out more with --val-fraction" in error(
+        tiny(corpus, *out, "--val-fraction", "0.0005"), capsys
+    )
+    # a value the user never typed: the message names the preset and the flag
+    assert "(warmup_steps=5 from the preset tiny: set --warmup-steps)" in error(
+        tiny(corpus, *out, "--steps", "3"), capsys
+    )
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    assert "WORLD_SIZE='two'" in error(tiny(corpus, *out), capsys)
+    assert not (tmp_path / "z" / "tiny.pt").exists()
+
+
+def test_a_second_run_into_the_same_files_fails_at_once(corpus, tmp_path, capsys):
+    path = tmp_path / "tiny.pt"
+    stale = tmp_path / ".tiny.pt.abc123.tmp"
+    with train_command._claim(path, tmp_path / "tiny.log.jsonl"):  # the other run
+        stale.write_bytes(b"half a checkpoint")  # what a run killed while saving leaves
+        assert "another run is writing" in error(
+            tiny(corpus, "--out", str(tmp_path)), capsys
+        )
+        assert stale.exists()  # the other run's, maybe: left alone
+    train_command.main(tiny(corpus, "--out", str(tmp_path)))
+    assert path.is_file() and not stale.exists()
+    assert not (tmp_path / "tiny.pt.lock").exists()
+
+
+def test_a_diverged_run_is_not_saved(corpus, tmp_path, capsys):
+    message = error(tiny(corpus, "--out", str(tmp_path), "--lr", "1e9"), capsys)
+    assert "training diverged" in message and "Lower --lr" in message
+    assert not (tmp_path / "tiny.pt").exists()
+
+
+def test_ctrl_c_says_what_is_on_disk(corpus, tmp_path, capsys, monkeypatch):
+    real_train = train_command.train
+
+    def interrupted(*args, **kwargs):
+        real_train(*args, **{**kwargs, "until": 5})  # saves step 5, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_command, "train", interrupted)
+    assert train_command.main(tiny(corpus, "--out", str(tmp_path))) == 130
+    path = tmp_path / "tiny.pt"
+    assert f"interrupted; {path} holds step 5: continue with --resume" in (
+        capsys.readouterr().err
+    )
+
+
+def test_paths_with_a_tilde_and_a_checksum_in_capitals(corpus, tmp_path, monkeypatch):
+    import hashlib
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "text.txt").write_bytes(corpus.read_bytes())
+    digest = hashlib.sha256(corpus.read_bytes()).hexdigest().upper()
+    train_command.main(
+        tiny(Path("~/text.txt"), "--out", "~/runs", "--sha256", f"sha256:{digest}")
+    )
+    assert (tmp_path / "runs" / "tiny.pt").is_file()
+
+
+def test_sampling_mistakes(tmp_path, capsys):
+    from gptcore.cli import sample as sample_command
+
+    lines = tmp_path / "one-line.txt"
+    lines.write_text("to be or not to be " * 100, encoding="utf-8")
+    train_command.main(tiny(lines, "--out", str(tmp_path)))
+    with pytest.raises(SystemExit):
+        sample_command.main(["--checkpoint", str(tmp_path / "tiny.pt")])
+    assert "the default prompt, a new line, is not in this model's vocabulary" in (
+        capsys.readouterr().err
+    )
+    pytest.importorskip("transformers")
+    with pytest.raises(SystemExit):
+        (tmp_path / "config.json").write_text("{}")  # a model folder, no tokenizer
+        sample_command.main(["--pretrained", str(tmp_path)])
+    assert "has no tokenizer" in capsys.readouterr().err
+
+
+def test_a_checkpoint_without_its_recipe_cannot_be_resumed(corpus, tmp_path, capsys):
+    from gptcore.checkpoint import save_checkpoint
+
+    model, tokenizer = load_model(ROOT / "checkpoints" / "course.pt")
+    save_checkpoint(tmp_path / "tiny.pt", model, tokenizer)  # no train_config
+    assert "holds no training recipe" in error(
+        tiny(corpus, "--out", str(tmp_path), "--resume"), capsys
+    )

@@ -224,3 +224,21 @@ def test_generate_clear_errors():
         generate(model, idx, 3, temperature=-1)
     with pytest.raises(ValueError, match="max_new_tokens"):
         generate(model, idx, -2)
+
+
+@pytest.mark.parametrize("temperature", [float("inf"), 1e-40, 1e-45, 5e-324])
+def test_sample_next_refuses_temperatures_it_cannot_divide_by(temperature):
+    logits = torch.randn(2, 13, generator=torch.Generator().manual_seed(0))
+    message = "finite" if temperature > 1 else "too small.*0 means greedy"
+    with pytest.raises(ValueError, match=message):
+        sample_next(logits, temperature)
+    with pytest.raises(ValueError, match=message):
+        generate(tiny_gpt(), prompt_ids(), 3, temperature=temperature)
+
+
+def test_the_smallest_temperature_allowed_still_samples():
+    logits = torch.randn(2, 13, generator=torch.Generator().manual_seed(0))
+    for temperature in (1e-6, 1e-5):  # greedy in effect
+        assert torch.equal(
+            sample_next(logits, temperature), logits.argmax(-1, keepdim=True)
+        )

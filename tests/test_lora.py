@@ -142,8 +142,8 @@ def test_targets_that_name_nothing_list_the_layers():
         add_lora(tiny(), rank=2, targets=("attn.query",))
     message = str(caught.value)
     assert "('attn.query',)" in message
-    for name in ("blocks.0.attn.qkv", "blocks.1.ffn.proj", "lm_head"):
-        assert name in message
+    assert "attn.qkv, attn.proj, ffn.fc, ffn.proj, lm_head" in message  # short
+    assert "blocks.0.attn.qkv" in message  # and one in full
     with pytest.raises(TypeError, match="tuple of layer names"):
         add_lora(tiny(), rank=2, targets="attn.qkv")
 
@@ -158,12 +158,87 @@ def test_lora_twice_and_merging_nothing_are_errors():
     add_lora(model, rank=2)  # merged: a plain model again, ready for a new adapter
 
 
-BAD_ALPHAS = [(0, ValueError), (-1.0, ValueError), ("8", TypeError), (None, TypeError)]
+BAD_ALPHAS = [
+    (0, ValueError),
+    (-1.0, ValueError),
+    (float("inf"), ValueError),
+    (float("-inf"), ValueError),
+    (float("nan"), ValueError),
+    (True, TypeError),
+    ("8", TypeError),
+    (None, TypeError),
+]
 
 
 @pytest.mark.parametrize("alpha, error", BAD_ALPHAS)
 def test_bad_alphas_get_clear_errors(alpha, error):
+    model = tiny()
     with pytest.raises(error, match="alpha must be"):
-        add_lora(tiny(), rank=2, alpha=alpha)
+        add_lora(model, rank=2, alpha=alpha)
+    assert not adapters(model)
+    with pytest.raises(error, match="alpha must be"):
+        LoRALinear(torch.nn.Linear(8, 8), rank=2, alpha=alpha)
     with pytest.raises(TypeError, match="wraps an nn.Linear"):
         LoRALinear(torch.nn.Conv1d(2, 2, 1), rank=1)
+
+
+@pytest.mark.parametrize("alpha", [float("inf"), float("nan")])
+def test_a_non_finite_alpha_says_it_must_be_finite(alpha):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number above 0"):
+        add_lora(tiny(), rank=2, alpha=alpha)
+
+
+def refusal(model: torch.nn.Module, **kwargs) -> str:
+    """add_lora's ValueError message; the model left as it was, without adapters."""
+    with pytest.raises(ValueError) as caught:
+        add_lora(model, **kwargs)
+    assert not adapters(model)
+    return str(caught.value)
+
+
+def test_every_target_must_name_a_layer():
+    model = tiny()
+    message = refusal(model, rank=2, targets=("attn.qkv", "ffn.fcc"))
+    assert "('ffn.fcc',) name no linear layer" in message
+    assert "attn.qkv, attn.proj, ffn.fc, ffn.proj, lm_head" in message
+    assert all(p.requires_grad for p in model.parameters())  # not even attn.qkv
+
+
+@pytest.mark.parametrize("targets", [(), ("",), ("attn.qkv", " ")])
+def test_empty_targets_are_refused(targets):
+    model = tiny()
+    with pytest.raises(ValueError, match="targets"):
+        add_lora(model, rank=2, targets=targets)
+    assert not adapters(model)
+    layer = torch.nn.Linear(8, 8)  # a model that is itself a Linear: name ""
+    with pytest.raises(ValueError, match="targets"):
+        add_lora(layer, rank=2, targets=targets)
+    assert isinstance(layer, torch.nn.Linear) and not adapters(layer)
+
+
+def tied() -> GPT:
+    torch.manual_seed(0)
+    return GPT(GPTConfig(**SMALL, tie_weights=True)).eval()
+
+
+def test_a_tied_output_head_is_refused():
+    model = tied()
+    message = refusal(model, rank=4, targets=("lm_head", "attn.qkv"))
+    assert "lm_head shares its weight with embed.token (tie_weights=True)" in message
+    assert "LoRA would untie them; leave lm_head out of targets" in message
+    assert model.lm_head.weight is model.embed.token.weight
+    untouched = add_lora(tied(), rank=4, targets=ALL_LINEAR[:-1])  # all but lm_head
+    train_a_little(untouched)
+    merged = merge_lora(untouched)
+    assert merged.lm_head.weight is merged.embed.token.weight  # still one matrix
+
+
+def test_any_shared_linear_weight_is_refused():
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
+    model[1].weight = model[0].weight
+    with pytest.raises(ValueError, match=r"^1 shares its weight with 0: LoRA would"):
+        add_lora(model, rank=2, targets=("1",))
+    twice = torch.nn.Sequential(model[0], model[0])  # one layer under two names
+    with pytest.raises(ValueError, match=r"^0 shares its weight with 1: LoRA would"):
+        add_lora(twice, rank=2, targets=("0",))
+    assert not adapters(model) and not adapters(twice)

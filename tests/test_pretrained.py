@@ -354,6 +354,27 @@ def test_an_unsupported_model_type_lists_the_supported(tmp_path):
         load_pretrained(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '{"model_type": "gpt2",',
+            r"config.json is not valid JSON \(line 1 column 23\)",
+        ),
+        ("", r"config.json is not valid JSON \(line 1 column 1\)"),
+        ('["gpt2"]', r"config.json holds a JSON list, not an object"),
+        ('"gpt2"', r"config.json holds a JSON str, not an object"),
+    ],
+)
+def test_a_config_json_that_is_not_a_json_object_is_named(tmp_path, text, message):
+    hf_checkpoint("gpt2", tmp_path)
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(ValueError, match=message) as caught:
+        load_pretrained(tmp_path)
+    assert str(tmp_path / "config.json") in str(caught.value)
+    assert "re-download it" in str(caught.value)
+
+
 def edit_config(folder, **changes) -> None:
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps(config | changes))

@@ -69,6 +69,25 @@ def test_small_chunks_change_nothing(tmp_path, text_file, monkeypatch):
         assert np.array_equal(x.array, y.array)
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 24])
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r"])
+def test_line_ends_are_read_as_load_corpus_reads_them(
+    tmp_path, text_file, monkeypatch, chunk, line_end
+):
+    """A Windows (CR LF) or old Mac (CR) file gives load_corpus's text and ids, even
+    when a chunk ends between CR and LF."""
+    import gptcore.tokens as tokens
+
+    monkeypatch.setattr(tokens, "_CHUNK", chunk)
+    other = tmp_path / "other.txt"
+    other.write_bytes(text_file.read_bytes().replace(b"\n", line_end))
+    tokenizer, train, val = cached_tokens(str(other), cache_dir=tmp_path / "c")
+    train_text, val_text = load_corpus(str(other))
+    assert "\r" not in tokenizer.vocab and (train_text + val_text) == TEXT
+    assert tokenizer.decode(train.array.tolist()) == train_text
+    assert tokenizer.decode(val.array.tolist()) == val_text
+
+
 def test_the_cache_is_written_once_and_reused(tmp_path, text_file):
     cache = tmp_path / "c"
     cached_tokens(str(text_file), cache_dir=cache)
@@ -111,3 +130,39 @@ def test_clear_errors(tmp_path):
         cached_tokens(str(tmp_path / "missing.txt"), cache_dir=tmp_path)
     with pytest.raises(ValueError, match="checksum mismatch"):
         cached_tokens(str(empty), sha256="0" * 64, cache_dir=tmp_path)
+
+
+def test_a_copy_that_keeps_the_modification_time_is_read_again(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text("abc\n" * 100, encoding="utf-8")
+    os.utime(path, ns=(10**18, 10**18))
+    first, _, _ = cached_tokens(str(path), cache_dir=tmp_path / "c")
+    path.write_text("ABC\n" * 100, encoding="utf-8")  # same size, as `cp -p` leaves it
+    os.utime(path, ns=(10**18, 10**18))
+    second, _, _ = cached_tokens(str(path), cache_dir=tmp_path / "c")
+    assert (first.vocab, second.vocab) == ("\nabc", "\nABC")
+
+
+def test_a_damaged_cache_entry_is_written_again(tmp_path, text_file):
+    cache = tmp_path / "c"
+    tokenizer, train, _ = cached_tokens(str(text_file), cache_dir=cache)
+    expected = np.array(
+        train.array
+    )  # a copy: the damage below truncates the mapped file
+    (ids,) = (cache / "tokens").glob("*.ids")
+    (meta,) = (cache / "tokens").glob("v1-*.json")
+    for damage in (lambda: ids.write_bytes(b""), lambda: meta.write_text("{")):
+        damage()
+        again = cached_tokens(str(text_file), cache_dir=cache)
+        assert again[0].to_dict() == tokenizer.to_dict()
+        assert np.array_equal(again[1].array, expected)
+    (cache / "tokens" / "sha256.json").write_text("not json")
+    assert cached_tokens(str(text_file), cache_dir=cache)[0].vocab == tokenizer.vocab
+
+
+def test_an_unwritable_cache_names_gptcore_cache(tmp_path, text_file, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("GPTCORE_CACHE", str(blocker))
+    with pytest.raises(ValueError, match="token cache .*: point GPTCORE_CACHE at"):
+        cached_tokens(str(text_file))

@@ -3,6 +3,7 @@ evaluation, the loop, checkpoints, resuming."""
 
 import math
 import os
+import pickle
 from dataclasses import asdict
 from pathlib import Path
 
@@ -309,6 +310,89 @@ def test_clear_errors_for_bad_checkpoints(tmp_path):
         load_checkpoint(path, GPT(tiny_config(n_embd=32)))
     with pytest.raises(CheckpointError, match="another vocabulary"):
         load_checkpoint(path, tokenizer=CharTokenizer(TOKENIZER.vocab[::-1]))
+
+
+class _NotATensor:
+    """Stands in for any Python object a pickle may hold."""
+
+
+def test_a_file_that_is_not_a_checkpoint_gets_one_safe_sentence(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("hello world\n")
+    objects = tmp_path / "objects.pt"
+    torch.save({"model": _NotATensor()}, objects)
+    pickled = tmp_path / "pickled.pt"
+    with open(pickled, "wb") as f:
+        pickle.dump({"model": _NotATensor()}, f)
+    for path in (text, objects, pickled):
+        with pytest.raises(CheckpointError) as error:
+            load_checkpoint(path)
+        message = str(error.value)
+        assert "\n" not in message and "weights_only" not in message
+        assert "not a readable checkpoint" in message
+    for path in (objects, pickled):  # refused by the safe load
+        with pytest.raises(CheckpointError, match="Python objects besides tensors"):
+            load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="truncated, corrupt or not a checkpoint"):
+        load_checkpoint(text)
+
+
+def test_a_folder_is_named_with_the_checkpoints_in_it(tmp_path):
+    model = GPT(tiny_config())
+    with pytest.raises(IsADirectoryError, match="is a folder, with no .pt file"):
+        load_checkpoint(tmp_path)
+    save_checkpoint(tmp_path / "tiny.pt", model, TOKENIZER)
+    with pytest.raises(IsADirectoryError) as error:
+        load_model(tmp_path)
+    assert str(error.value) == (
+        f"{tmp_path} is a folder: give a checkpoint file in it: {tmp_path / 'tiny.pt'}"
+    )
+
+
+@pytest.mark.parametrize("key", ["config", "train_config"])
+def test_bad_settings_in_a_checkpoint_are_checkpoint_errors(tmp_path, key):
+    model, *_, path = trained_tiny(tmp_path, steps=2)
+    saved = torch.load(path, weights_only=True)
+
+    def edited(settings: object) -> Path:
+        changed = tmp_path / "edited.pt"
+        torch.save({**saved, key: settings}, changed)
+        return changed
+
+    newer = edited({**saved[key], "bogus": 1})
+    for load in (lambda p: load_checkpoint(p, model), load_model):
+        with pytest.raises(
+            CheckpointError,
+            match=r"made by a newer gptcore \(unknown settings: bogus\): upgrade",
+        ):
+            load(newer)
+    for load in (load_checkpoint, load_model):
+        with pytest.raises(CheckpointError, match="not written by gptcore's save_"):
+            load(edited(["not", "a", "dict"]))
+    bad_value = {"config": {"n_embd": 0}, "train_config": {"batch_size": 0}}[key]
+    with pytest.raises(CheckpointError, match=r"edited.pt has an invalid .*positive"):
+        load_model(edited({**saved[key], **bad_value}))
+    older = {k: v for k, v in saved[key].items() if k not in ("dtype", "qkv_bias")}
+    load_checkpoint(edited(older), model)  # an older file: the defaults fill in
+
+
+def test_no_config_in_a_checkpoint_is_a_checkpoint_error(tmp_path):
+    *_, path = trained_tiny(tmp_path, steps=2)
+    torch.save({**torch.load(path, weights_only=True), "config": None}, path)
+    with pytest.raises(CheckpointError, match="config is NoneType, not a dict"):
+        load_model(path)
+
+
+def test_a_tokenizer_of_another_type_is_named(tmp_path):
+    from gptcore.bpe import BPETokenizer  # chapter 14's
+
+    bpe = BPETokenizer.train(TEXT, 260)
+    model = GPT(tiny_config())
+    char_file = save_checkpoint(tmp_path / "char.pt", model, TOKENIZER)
+    bpe_file = save_checkpoint(tmp_path / "bpe.pt", model, bpe)
+    for path, tokenizer in ((char_file, bpe), (bpe_file, TOKENIZER)):
+        with pytest.raises(CheckpointError, match="made with another tokenizer"):
+            load_checkpoint(path, tokenizer=tokenizer)
 
 
 def test_a_checkpoint_without_optimizer_cannot_resume(tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import gptcore
 from gptcore.checkpoint import load_model
+from gptcore.data import OutOfVocabularyError
 from gptcore.generation import generate_text
 from gptcore.training import resolve_device
 
@@ -34,7 +35,9 @@ def course_model() -> Path:
 def build_parser() -> argparse.ArgumentParser:
     """The command's flags: the model, the prompt, and how to sample."""
     parser = argparse.ArgumentParser(
-        prog="gptcore sample", description=__doc__.split(": ", 1)[1]
+        prog="gptcore sample",
+        usage="%(prog)s [flags]  (gptcore sample --help lists them)",
+        description=__doc__.split(": ", 1)[1],
     )
     model = parser.add_mutually_exclusive_group()
     model.add_argument(
@@ -115,6 +118,17 @@ def _load_pretrained(name: str, device: str):
         ) from None
     from gptcore.pretrained import load_pretrained
 
+    folder = Path(name).expanduser()
+    if (folder / "config.json").is_file() and not any(
+        (folder / file).is_file()
+        for file in ("tokenizer.json", "vocab.json", "tokenizer.model")
+    ):
+        raise FileNotFoundError(
+            f"{folder} has no tokenizer (tokenizer.json, or vocab.json and merges.txt):"
+            " copy the tokenizer's files of the model it came from into it "
+            "(save_pretrained writes the weights and config.json only)"
+        )
+    name = str(folder) if folder.is_dir() else name
     model = load_pretrained(name, device)
     return model, _HFTokenizer(AutoTokenizer.from_pretrained(name))
 
@@ -129,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.pretrained is not None:
             model, tokenizer = _load_pretrained(args.pretrained, device)
         else:
-            model, tokenizer = load_model(args.checkpoint or course_model(), device)
+            checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else None
+            model, tokenizer = load_model(checkpoint or course_model(), device)
         print(
             generate_text(
                 model,
@@ -141,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.seed,
                 use_cache=not args.no_cache,
             )
+        )
+    except OutOfVocabularyError as error:
+        if args.prompt != "\n":
+            parser.error(str(error))
+        parser.error(
+            "the default prompt, a new line, is not in this model's vocabulary (its "
+            "text had no line breaks): give one with --prompt"
         )
     except (ValueError, OSError) as error:  # OSError: FileNotFoundError, the hub's
         parser.error(str(error))

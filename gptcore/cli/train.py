@@ -9,11 +9,15 @@ device or several."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
+import math
 import os
-import tempfile
+import re
+import sys
 import typing
+from collections.abc import Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -21,6 +25,11 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
+
+try:
+    import fcntl  # file locks, on Linux and macOS
+except ImportError:  # Windows
+    fcntl = None
 
 from gptcore.checkpoint import (
     CheckpointError,
@@ -32,7 +41,7 @@ from gptcore.checkpoint import (
 )
 from gptcore.data import OutOfVocabularyError
 from gptcore.model import GPT, GPTConfig
-from gptcore.tokens import _write_atomically, cached_tokens
+from gptcore.tokens import _check_writable, _write_atomically, cached_tokens
 from gptcore.training import (
     PRESETS,
     TrainConfig,
@@ -59,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command's flags: one per GPTConfig and TrainConfig field, plus the corpus,
     output and device."""
     parser = argparse.ArgumentParser(
-        prog="gptcore train", description=__doc__.split(": ", 1)[1]
+        prog="gptcore train",
+        usage="%(prog)s [flags]  (gptcore train --help lists them)",
+        description=__doc__.split(": ", 1)[1],
     )
     parser.add_argument(
         "--preset",
@@ -191,9 +202,24 @@ def configs_from_args(
         )
         return values
 
-    return GPTConfig(vocab_size=vocab_size, **chosen(_MODEL_FIELDS)), TrainConfig(
-        **chosen(_TRAIN_FIELDS)
-    )
+    try:
+        return GPTConfig(vocab_size=vocab_size, **chosen(_MODEL_FIELDS)), TrainConfig(
+            **chosen(_TRAIN_FIELDS)
+        )
+    except ValueError as error:  # name the flags behind a value the user never typed
+        unset = [
+            name
+            for name in _MODEL_FIELDS + _TRAIN_FIELDS
+            if name in preset
+            and getattr(args, name) is None
+            and re.search(rf"\b{name}\b", str(error))
+        ]
+        if not unset:
+            raise
+        source = "the checkpoint" if saved else f"the preset {args.preset or 'course'}"
+        values = ", ".join(f"{name}={preset[name]}" for name in unset)
+        flags = ", ".join("--" + name.replace("_", "-") for name in unset)
+        raise ValueError(f"{error} ({values} from {source}: set {flags})") from None
 
 
 # %% chapters/11_command_line.ipynb 9
@@ -211,10 +237,16 @@ def _check_flags(args: argparse.Namespace) -> None:
             "--init-from starts a new run from a trained model and --resume continues "
             "a run: give one of them"
         )
-    if args.init_from and (args.tokenizer != "char" or args.vocab_size is not None):
+    if (args.init_from or args.resume) and (
+        args.tokenizer != "char" or args.vocab_size is not None
+    ):
+        whose = (
+            "--init-from uses the checkpoint's"
+            if args.init_from
+            else ("--resume continues with the run's")
+        )
         raise ValueError(
-            "--init-from uses the checkpoint's own tokenizer: leave out --tokenizer "
-            "and --vocab-size"
+            f"{whose} own tokenizer: leave out --tokenizer and --vocab-size"
         )
     if args.init_from:
         given = [name for name in _MODEL_FIELDS if getattr(args, name) is not None]
@@ -224,31 +256,101 @@ def _check_flags(args: argparse.Namespace) -> None:
                 f"{flags}: with --init-from the model is the checkpoint's; "
                 "leave out the model's flags"
             )
-    if (args.lora_rank is not None or args.lora_targets) and not args.init_from:
+    if (args.lora_rank is not None or args.lora_targets is not None) and (
+        not args.init_from
+    ):
         raise ValueError(
             "--lora-rank adapts a trained model: give it with --init-from CHECKPOINT"
         )
-    if args.lora_targets and args.lora_rank is None:
+    if args.lora_targets is not None and args.lora_rank is None:
         raise ValueError("--lora-targets needs --lora-rank R")
-
-
-def _check_writable(folder: Path) -> None:
-    """Fail now, not after an hour of training, if `folder` cannot take checkpoints."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
+    if args.lora_targets is not None and not args.lora_targets.strip(" ,"):
         raise ValueError(
-            f"cannot write to the output folder {folder} ({error.strerror}): "
-            "choose another --out"
-        ) from None
+            "--lora-targets is empty: name layers, such as attn.qkv,attn.proj, or "
+            "leave it out for add_lora's"
+        )
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ValueError(f"--stop-after {args.stop_after}: give a step of 1 or more")
+    if args.stop_after is not None and args.lora_rank is not None:
+        raise ValueError(
+            "--stop-after with --lora-rank: a LoRA run saves the merged model, which "
+            "cannot go on as LoRA; train it in one go"
+        )
+    if not args.out:
+        raise ValueError("--out is empty: name a folder (default: runs)")
+    if args.name is not None and (
+        Path(args.name).name != args.name
+        or args.name in ("", ".", "..")
+        or args.name.endswith(".pt")
+    ):
+        raise ValueError(
+            f"--name {args.name!r}: give a plain name, without a folder or '.pt' "
+            "(the files are OUT/NAME.pt and OUT/NAME.log.jsonl)"
+        )
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The run's checkpoint and log: OUT/NAME.pt and OUT/NAME.log.jsonl."""
+    name = args.name or args.preset or "model"
+    out = Path(args.out).expanduser()
+    return out / f"{name}.pt", out / f"{name}.log.jsonl"
+
+
+def _check_new(path: Path, resume: bool) -> None:
+    """A run starts where no checkpoint is, and resumes where one is."""
+    if resume and not path.is_file():
+        raise FileNotFoundError(
+            f"--resume: there is no {path} to continue; "
+            "leave out --resume to start a new run"
+        )
+    if not resume and path.exists():
+        raise ValueError(
+            f"{path} already exists: add --resume to continue that run, "
+            "or choose another --out or --name"
+        )
+
+
+@contextlib.contextmanager
+def _claim(path: Path, log: Path) -> Iterator[None]:
+    """Hold OUT/NAME.pt.lock while this run writes its files: a second run into the
+    same files fails at once instead of overwriting them (not on Windows, which lacks
+    fcntl)."""
+    if fcntl is None:
+        yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    with lock.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(
+                f"another run is writing {path} now: wait for it to end, or choose "
+                "another --out or --name"
+            ) from None
+        for name in (path.name, log.name):  # half-written files of a killed run
+            for stale in path.parent.glob(f".{name}.*.tmp"):
+                stale.unlink()
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def _world_size() -> int:
+    """The number of processes: torchrun's WORLD_SIZE, else 1."""
+    text = os.environ.get("WORLD_SIZE", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"WORLD_SIZE={text!r} in the environment is not a number of processes: "
+            "torchrun sets it; unset it to train in one process"
+        )
+    return int(text)
 
 
 def _start_processes(device: str) -> tuple[int, int, str]:
     """(rank, world size, device) of this process; under torchrun, join the others
     (NCCL on GPUs, else gloo)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = _world_size()
     if world_size == 1:
         return 0, 1, device
     if device not in ("cpu", "cuda"):
@@ -286,43 +388,37 @@ def _write_log(path: Path, history: dict) -> None:
 def run(args: argparse.Namespace) -> TrainState:
     """Train (or resume) as the flags say, saving a checkpoint and the log at every
     evaluation."""
-    name = args.name or args.preset or "model"
-    out = Path(args.out)
-    path, log = out / f"{name}.pt", out / f"{name}.log.jsonl"
+    path, log = _paths(args)
+    out = path.parent
     device = resolve_device(args.device)
     _check_flags(args)
-    if args.resume and not path.is_file():
-        raise FileNotFoundError(
-            f"--resume: there is no {path} to continue; "
-            "leave out --resume to start a new run"
-        )
-    if not args.resume and path.exists():
-        raise ValueError(
-            f"{path} already exists: add --resume to continue that run, "
-            "or choose another --out or --name"
-        )
-    base, base_tokenizer = (
-        load_model(args.init_from) if args.init_from else (None, None)
+    _check_new(path, args.resume)
+    corpus = os.path.expanduser(args.corpus)
+    sha256 = (
+        args.sha256.strip().lower().removeprefix("sha256:") if args.sha256 else None
     )
+    init_from = os.path.expanduser(args.init_from) if args.init_from else None
+    base, given = load_model(init_from) if init_from else (None, None)
     saved = (
         load_checkpoint(path) if args.resume else None
     )  # to resume, the run's own settings are the base
+    if saved is not None and saved["train_config"] is None:
+        raise CheckpointError(
+            f"{path} holds no training recipe (save_checkpoint was given no "
+            "train_config), so it cannot be resumed: start from it with --init-from"
+        )
     bpe_size = args.vocab_size if args.tokenizer == "bpe" else None
     if saved is not None and saved["tokenizer"]["type"] == "bpe":
         bpe_size = tokenizer_from_dict(saved["tokenizer"]).vocab_size
     try:  # the vocabulary is the text's, or the checkpoint's to fine-tune
         tokenizer, train_data, val_data = cached_tokens(
-            args.corpus,
-            base_tokenizer,
-            args.sha256,
-            args.val_fraction,
-            bpe_vocab_size=bpe_size,
+            corpus, given, sha256, args.val_fraction, bpe_vocab_size=bpe_size
         )
     except OutOfVocabularyError as error:
-        if base_tokenizer is None:
+        if given is None:
             raise
         raise CheckpointError(
-            f"{args.init_from} was made with another vocabulary: the corpus has "
+            f"{init_from} was made with another vocabulary: the corpus has "
             f"characters that it lacks, {error.characters}. Fine-tune on text in its "
             "vocabulary, or train a new model on this text"
         ) from None
@@ -333,7 +429,19 @@ def run(args: argparse.Namespace) -> TrainState:
             "train_config": PRESETS[args.preset or "course"],
         }
     config, recipe = configs_from_args(args, tokenizer.vocab_size, saved)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    for split, data in (("training", train_data), ("validation", val_data)):
+        if len(data) <= config.block_size:
+            raise ValueError(
+                f"the {split} text has {len(data):,} tokens, but one window needs "
+                f"block_size + 1 = {config.block_size + 1}: "
+                + (
+                    "hold out more with --val-fraction, "
+                    if split == "validation"
+                    else ""
+                )
+                + "use a longer text, or lower --block-size"
+            )
+    world_size = _world_size()
     slices = world_size * recipe.grad_accum  # every process cuts its share again
     if recipe.batch_size % slices:
         raise ValueError(
@@ -346,99 +454,125 @@ def run(args: argparse.Namespace) -> TrainState:
             )
             + f": use a multiple of {slices}"
         )
-    _check_writable(out)
+    _check_writable(out, "the output folder", "choose another --out")
     rank, world_size, device = _start_processes(device)
+    with _claim(path, log) if rank == 0 else contextlib.nullcontext():
+        _check_new(path, args.resume)  # again: another run may have ended meanwhile
+        torch.manual_seed(recipe.seed)
+        model = GPT(config).to(device)
+        if base is not None:
+            model.load_state_dict(base.state_dict())
+        if args.lora_rank is not None:
+            from gptcore.lora import (
+                add_lora,
+                merge_lora,
+            )  # chapter 15's, only when asked
 
-    torch.manual_seed(recipe.seed)
-    model = GPT(config).to(device)
-    if base is not None:
-        model.load_state_dict(base.state_dict())
-    if args.lora_rank is not None:
-        from gptcore.lora import add_lora, merge_lora  # chapter 15's, only when asked
-
-        targets = (
-            [name.strip() for name in args.lora_targets.split(",")]
-            if args.lora_targets
-            else None
-        )
-        add_lora(
-            model, args.lora_rank, **({"targets": tuple(targets)} if targets else {})
-        )
-    optimizer = make_optimizer(model, recipe)
-    state = None
-    if args.resume:
-        checkpoint = load_checkpoint(path, model, tokenizer, optimizer, device=device)
-        theirs = asdict(
-            TrainConfig(**checkpoint["train_config"])
-        )  # an older file: later fields at default
-        if theirs != asdict(recipe):
-            changed = [
-                f"{k}={v} in the checkpoint but {asdict(recipe)[k]} now"
-                for k, v in theirs.items()
-                if asdict(recipe)[k] != v
-            ]
-            raise CheckpointError(
-                f"{path} was trained with another recipe ({'; '.join(changed)}): "
-                "resume with the "
-                "flags of the original run, or start a new one"
+            targets = (
+                [name.strip() for name in args.lora_targets.split(",") if name.strip()]
+                if args.lora_targets
+                else None
             )
-        state = resume_state(checkpoint)
-    network = model if world_size == 1 else DistributedDataParallel(model)
-    if args.compile:
-        network = torch.compile(network)
-
-    saved_at = []
-
-    def save(state: TrainState) -> None:
-        if rank == 0 and state.step not in saved_at:
-            saved_at.append(state.step)
-            if args.lora_rank is None:
-                save_checkpoint(path, model, tokenizer, optimizer, state, recipe)
-            else:  # the adapters folded in: a plain GPT, for sampling or more tuning
-                merged = merge_lora(copy.deepcopy(model))
-                save_checkpoint(path, merged, tokenizer, None, state, recipe)
-            _write_log(log, state.history)
-            h = state.history
-            if h["eval_step"] and h["eval_step"][-1] == state.step:
-                tqdm.write(
-                    f"step {state.step}/{recipe.steps}: "
-                    f"train loss {h['train_loss'][-1]:.4f}, "
-                    f"val loss {h['val_loss'][-1]:.4f}; saved {path}"
+            add_lora(
+                model,
+                args.lora_rank,
+                **({"targets": tuple(targets)} if targets else {}),
+            )
+        optimizer = make_optimizer(model, recipe)
+        state = None
+        if args.resume:
+            checkpoint = load_checkpoint(
+                path, model, tokenizer, optimizer, device=device
+            )
+            theirs = asdict(
+                TrainConfig(**checkpoint["train_config"])
+            )  # an older file: later fields at default
+            if theirs != asdict(recipe):
+                changed = [
+                    f"{k}={v} in the checkpoint but {asdict(recipe)[k]} now"
+                    for k, v in theirs.items()
+                    if asdict(recipe)[k] != v
+                ]
+                raise CheckpointError(
+                    f"{path} was trained with another recipe ({'; '.join(changed)}): "
+                    "resume with the "
+                    "flags of the original run, or start a new one"
                 )
+            state = resume_state(checkpoint)
+            if args.stop_after is not None and args.stop_after <= state.step:
+                raise ValueError(
+                    f"--stop-after {args.stop_after}: {path} is at step {state.step}: "
+                    "give a later step, or leave it out to finish the run"
+                )
+        network = model if world_size == 1 else DistributedDataParallel(model)
+        if args.compile:
+            network = torch.compile(network)
 
-    if rank == 0:
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        print(
-            f"{sum(p.numel() for p in model.parameters()):,} parameters"
-            + (f" ({trainable:,} trained)" if args.lora_rank is not None else "")
-            + ", "
-            f"{len(train_data):,} training and "
-            f"{len(val_data):,} validation tokens, "
-            f"vocabulary {tokenizer.vocab_size}; device {device}"
-            + (f" x {world_size} processes" if world_size > 1 else "")
-            + (f"; resuming at step {state.step}" if state else ""),
-            flush=True,
+        saved_at = []
+
+        def save(state: TrainState) -> None:
+            if rank == 0 and state.step not in saved_at:
+                _check_finite(state, recipe, path)
+                saved_at.append(state.step)
+                if args.lora_rank is None:
+                    save_checkpoint(path, model, tokenizer, optimizer, state, recipe)
+                else:  # the adapters folded in: a plain GPT, to sample or tune more
+                    merged = merge_lora(copy.deepcopy(model))
+                    save_checkpoint(path, merged, tokenizer, None, state, recipe)
+                _write_log(log, state.history)
+                h = state.history
+                if h["eval_step"] and h["eval_step"][-1] == state.step:
+                    tqdm.write(
+                        f"step {state.step}/{recipe.steps}: "
+                        f"train loss {h['train_loss'][-1]:.4f}, "
+                        f"val loss {h['val_loss'][-1]:.4f}; saved {path}"
+                    )
+
+        if rank == 0:
+            trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            print(
+                f"{sum(p.numel() for p in model.parameters()):,} parameters"
+                + (f" ({trainable:,} trained)" if args.lora_rank is not None else "")
+                + ", "
+                f"{len(train_data):,} training and "
+                f"{len(val_data):,} validation tokens, "
+                f"vocabulary {tokenizer.vocab_size}; device {device}"
+                + (f" x {world_size} processes" if world_size > 1 else "")
+                + (f"; resuming at step {state.step}" if state else ""),
+                flush=True,
+            )
+        state = train(
+            network,
+            optimizer,
+            train_data,
+            val_data,
+            recipe,
+            state,
+            device=device,
+            until=args.stop_after,
+            progress=not args.no_progress,
+            on_eval=save,
+            rank=rank,
+            world_size=world_size,
         )
-    state = train(
-        network,
-        optimizer,
-        train_data,
-        val_data,
-        recipe,
-        state,
-        device=device,
-        until=args.stop_after,
-        progress=not args.no_progress,
-        on_eval=save,
-        rank=rank,
-        world_size=world_size,
-    )
-    save(
-        state
-    )  # the final (or --stop-after) state, if the last evaluation did not just save it
-    if world_size > 1:
-        dist.destroy_process_group()
-    return state
+        # the final (or --stop-after) state, if the last evaluation did not just save it
+        save(state)
+        if world_size > 1:
+            dist.destroy_process_group()
+        return state
+
+
+def _check_finite(state: TrainState, recipe: TrainConfig, path: Path) -> None:
+    """Refuse to save a diverged run: a loss of nan or inf has ruined the weights."""
+    h = state.history
+    evaluated = h["eval_step"] and h["eval_step"][-1] == state.step
+    losses = [h["train_loss"][-1], h["val_loss"][-1]] if evaluated else h["loss"][-1:]
+    if not all(math.isfinite(loss) for loss in losses):
+        raise ValueError(
+            f"the loss is nan or infinite at step {state.step}: training diverged, so "
+            f"the weights were not saved ({path} keeps the last good state, if any). "
+            f"Lower --lr (it was {recipe.lr}), or raise --warmup-steps"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,6 +584,16 @@ def main(argv: list[str] | None = None) -> int:
         run(args)
     except (ValueError, OSError) as error:  # CheckpointError is a ValueError
         parser.error(str(error))
+    except KeyboardInterrupt:  # Ctrl-C: say what is on disk, not a traceback
+        path = _paths(args)[0]
+        kept = (
+            f"{path} holds step {load_checkpoint(path)['step']}"
+            + ("" if args.lora_rank is not None else ": continue with --resume")
+            if path.is_file()
+            else "no checkpoint was saved yet"
+        )
+        print(f"\ngptcore train: interrupted; {kept}", file=sys.stderr)
+        return 130
     return 0
 
 

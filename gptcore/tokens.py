@@ -127,6 +127,15 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def token_cache(cache_dir: str | Path | None = None) -> Path:
+    """The folder of cached token ids, made if need be: in cache_dir, else
+    $GPTCORE_CACHE, else ~/.cache/gptcore."""
+    cache = cache_dir or os.environ.get("GPTCORE_CACHE") or "~/.cache/gptcore"
+    folder = Path(cache).expanduser() / "tokens"
+    _check_writable(folder, "the token cache", "point GPTCORE_CACHE at another folder")
+    return folder
+
+
 def _check_writable(folder: Path, what: str, fix: str) -> None:
     """Fail now, not after an hour's work, if `folder` cannot be written."""
     try:
@@ -195,11 +204,7 @@ def cached_tokens(
     one is built: characters, or with `bpe_vocab_size` a byte-level BPE (chapter 14).
     """
     fraction = _split_fraction(corpus, val_fraction)  # its errors, before any work
-    cache = Path(
-        cache_dir or os.environ.get("GPTCORE_CACHE") or Path.home() / ".cache/gptcore"
-    ).expanduser()
-    folder = cache / "tokens"
-    _check_writable(folder, "the token cache", "point GPTCORE_CACHE at another folder")
+    folder = token_cache(cache_dir)
     local = corpus == "plays" or Path(corpus).is_file()
     digest = corpus_sha256(corpus, folder) if local else sha256
     if sha256 and local and corpus != "plays" and digest != sha256:
@@ -282,6 +287,7 @@ __all__ = [
     "lookup_table",
     "encode_chars",
     "file_vocabulary",
+    "token_cache",
     "corpus_sha256",
     "cached_tokens",
 ]

@@ -181,7 +181,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, corpus):
     )
     assert one.returncode == 0 and two.returncode == 0, two.stderr
     assert "x 2 processes" in two.stdout
-    a, b = log_of(tmp_path / "one"), log_of(tmp_path / "two")
+    (corpus_a, *a), (corpus_b, *b) = log_of(tmp_path / "one"), log_of(tmp_path / "two")
+    assert corpus_a == corpus_b and corpus_a["corpus"] == str(corpus)
     assert [sorted(e) for e in a] == [sorted(e) for e in b]
     torch.testing.assert_close(
         torch.tensor([v for e in b for v in e.values()], dtype=torch.float64),
@@ -244,7 +245,7 @@ def test_clear_errors(cli, corpus, tmp_path, capsys, monkeypatch):
     )
     lowercase = tmp_path / "lower.txt"
     lowercase.write_text(corpus.read_text(encoding="utf-8").lower(), encoding="utf-8")
-    assert "another vocabulary" in error(
+    assert "was trained on another text than" in error(
         train.main,
         ["--preset", "tiny", "--corpus", str(lowercase)] + run + ["--resume"],
         capsys,

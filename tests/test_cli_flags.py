@@ -2,6 +2,8 @@
 tokens, fine-tuning from a checkpoint with or without LoRA; and both commands from a
 folder outside the repository."""
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -255,6 +257,24 @@ def test_ctrl_c_says_what_is_on_disk(corpus, tmp_path, capsys, monkeypatch):
     assert f"interrupted; {path} holds step 5: continue with --resume" in (
         capsys.readouterr().err
     )
+
+
+def test_a_fine_tuning_run_resumes_on_its_own_text(trained, corpus, tmp_path):
+    other = tmp_path / "other.txt"  # a text with fewer characters than the base's
+    other.write_text(corpus.read_text(encoding="utf-8").lower(), encoding="utf-8")
+    run = tiny(other, "--out", str(tmp_path / "ft"))
+    train_command.main(run + ["--init-from", str(trained), "--stop-after", "5"])
+    train_command.main(run + ["--resume"])
+    straight = tmp_path / "straight"
+    train_command.main(tiny(other, "--out", str(straight), "--init-from", str(trained)))
+    resumed = load_checkpoint(tmp_path / "ft" / "tiny.pt")
+    assert resumed["step"] == 10
+    assert resumed["history"] == load_checkpoint(straight / "tiny.pt")["history"]
+    first = (tmp_path / "ft" / "tiny.log.jsonl").read_text().splitlines()[0]
+    assert json.loads(first) == {
+        "corpus": str(other),
+        "sha256": hashlib.sha256(other.read_bytes()).hexdigest(),
+    }
 
 
 def test_paths_with_a_tilde_and_a_checksum_in_capitals(corpus, tmp_path, monkeypatch):

@@ -41,7 +41,13 @@ from gptcore.checkpoint import (
 )
 from gptcore.data import OutOfVocabularyError
 from gptcore.model import GPT, GPTConfig
-from gptcore.tokens import _check_writable, _write_atomically, cached_tokens
+from gptcore.tokens import (
+    _check_writable,
+    _write_atomically,
+    cached_tokens,
+    corpus_sha256,
+    token_cache,
+)
 from gptcore.training import (
     PRESETS,
     TrainConfig,
@@ -364,13 +370,30 @@ def _start_processes(device: str) -> tuple[int, int, str]:
     return dist.get_rank(), world_size, device
 
 
-def _write_log(path: Path, history: dict) -> None:
-    """The run's losses as JSON lines (one per step, and one per evaluation),
-    replaced atomically."""
+def _corpus_id(corpus: str, sha256: str | None) -> str | None:
+    """The SHA-256 that names the run's text; None for a file that is not there, or a
+    URL given without one (cached_tokens then says what is wrong)."""
+    if corpus == "plays" or Path(corpus).is_file():
+        return corpus_sha256(corpus, token_cache())
+    return sha256
+
+
+def _logged_corpus(log: Path) -> str | None:
+    """The SHA-256 of the text a run's log says it trained on (None: an older log)."""
+    try:
+        first = json.loads(log.read_text(encoding="utf-8").split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    return first.get("sha256") if isinstance(first, dict) else None
+
+
+def _write_log(path: Path, history: dict, corpus: dict) -> None:
+    """The run's text (a first line), then its losses as JSON lines (one per step,
+    and one per evaluation), replaced atomically."""
     evaluations = dict(
         zip(history["eval_step"], zip(history["train_loss"], history["val_loss"]))
     )
-    lines = []
+    lines = [json.dumps(corpus)]
     for step, loss, lr in zip(history["step"], history["loss"], history["lr"]):
         lines.append(json.dumps({"step": step, "loss": loss, "lr": lr}))
         if step in evaluations:
@@ -407,6 +430,16 @@ def run(args: argparse.Namespace) -> TrainState:
             f"{path} holds no training recipe (save_checkpoint was given no "
             "train_config), so it cannot be resumed: start from it with --init-from"
         )
+    logged = _logged_corpus(log) if saved is not None else None
+    digest = _corpus_id(corpus, sha256) if logged else None
+    if logged is not None and digest is not None:  # else an older run's log
+        if logged != digest:
+            raise CheckpointError(
+                f"{path} was trained on another text than {args.corpus} (sha256 "
+                f"{logged[:12]}..., not {digest[:12]}...): resume on the text the "
+                "run began with"
+            )
+        given = tokenizer_from_dict(saved["tokenizer"])  # the run's own vocabulary
     bpe_size = args.vocab_size if args.tokenizer == "bpe" else None
     if saved is not None and saved["tokenizer"]["type"] == "bpe":
         bpe_size = tokenizer_from_dict(saved["tokenizer"]).vocab_size
@@ -418,10 +451,11 @@ def run(args: argparse.Namespace) -> TrainState:
         if given is None:
             raise
         raise CheckpointError(
-            f"{init_from} was made with another vocabulary: the corpus has "
+            f"{init_from or path} was made with another vocabulary: the corpus has "
             f"characters that it lacks, {error.characters}. Fine-tune on text in its "
             "vocabulary, or train a new model on this text"
         ) from None
+    digest = digest or _corpus_id(corpus, sha256)  # for the log's first line
     if base is not None:  # fine-tuning: the model is the checkpoint's
         saved_config = asdict(base.config)
         saved = {
@@ -519,7 +553,9 @@ def run(args: argparse.Namespace) -> TrainState:
                 else:  # the adapters folded in: a plain GPT, to sample or tune more
                     merged = merge_lora(copy.deepcopy(model))
                     save_checkpoint(path, merged, tokenizer, None, state, recipe)
-                _write_log(log, state.history)
+                _write_log(
+                    log, state.history, {"corpus": args.corpus, "sha256": digest}
+                )
                 h = state.history
                 if h["eval_step"] and h["eval_step"][-1] == state.step:
                     tqdm.write(

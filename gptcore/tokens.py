@@ -171,6 +171,14 @@ def corpus_sha256(corpus: str, cache: Path) -> str:
     return known[key]
 
 
+def _corpus_id(corpus: str, sha256: str | None, folder: Path) -> str | None:
+    """The SHA-256 that names a corpus: its file's (or the plays'), else the one given
+    with a URL; None for a missing file or a URL given without one."""
+    if corpus == "plays" or Path(corpus).is_file():
+        return corpus_sha256(corpus, folder)
+    return sha256
+
+
 def _encode_file(
     path: Path, tokenizer: CharTokenizer | None, out: Path
 ) -> tuple[CharTokenizer, int]:
@@ -206,7 +214,7 @@ def cached_tokens(
     fraction = _split_fraction(corpus, val_fraction)  # its errors, before any work
     folder = token_cache(cache_dir)
     local = corpus == "plays" or Path(corpus).is_file()
-    digest = corpus_sha256(corpus, folder) if local else sha256
+    digest = _corpus_id(corpus, sha256, folder)
     if sha256 and local and corpus != "plays" and digest != sha256:
         raise ValueError(
             f"checksum mismatch for {corpus}: expected sha256 {sha256}, got {digest}; "

@@ -43,9 +43,9 @@ from gptcore.data import OutOfVocabularyError
 from gptcore.model import GPT, GPTConfig
 from gptcore.tokens import (
     _check_writable,
+    _corpus_id,
     _write_atomically,
     cached_tokens,
-    corpus_sha256,
     token_cache,
 )
 from gptcore.training import (
@@ -246,11 +246,9 @@ def _check_flags(args: argparse.Namespace) -> None:
     if (args.init_from or args.resume) and (
         args.tokenizer != "char" or args.vocab_size is not None
     ):
-        whose = (
-            "--init-from uses the checkpoint's"
-            if args.init_from
-            else ("--resume continues with the run's")
-        )
+        whose = "--init-from uses the checkpoint's"
+        if not args.init_from:
+            whose = "--resume continues with the run's"
         raise ValueError(
             f"{whose} own tokenizer: leave out --tokenizer and --vocab-size"
         )
@@ -370,14 +368,6 @@ def _start_processes(device: str) -> tuple[int, int, str]:
     return dist.get_rank(), world_size, device
 
 
-def _corpus_id(corpus: str, sha256: str | None) -> str | None:
-    """The SHA-256 that names the run's text; None for a file that is not there, or a
-    URL given without one (cached_tokens then says what is wrong)."""
-    if corpus == "plays" or Path(corpus).is_file():
-        return corpus_sha256(corpus, token_cache())
-    return sha256
-
-
 def _logged_corpus(log: Path) -> str | None:
     """The SHA-256 of the text a run's log says it trained on (None: an older log)."""
     try:
@@ -431,7 +421,7 @@ def run(args: argparse.Namespace) -> TrainState:
             "train_config), so it cannot be resumed: start from it with --init-from"
         )
     logged = _logged_corpus(log) if saved is not None else None
-    digest = _corpus_id(corpus, sha256) if logged else None
+    digest = _corpus_id(corpus, sha256, token_cache()) if logged else None
     if logged is not None and digest is not None:  # else an older run's log
         if logged != digest:
             raise CheckpointError(
@@ -455,7 +445,7 @@ def run(args: argparse.Namespace) -> TrainState:
             f"characters that it lacks, {error.characters}. Fine-tune on text in its "
             "vocabulary, or train a new model on this text"
         ) from None
-    digest = digest or _corpus_id(corpus, sha256)  # for the log's first line
+    digest = digest or _corpus_id(corpus, sha256, token_cache())  # the log's first line
     if base is not None:  # fine-tuning: the model is the checkpoint's
         saved_config = asdict(base.config)
         saved = {

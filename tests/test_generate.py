@@ -7,7 +7,6 @@ import torch
 from gptcore.data import CharTokenizer
 from gptcore.generation import (
     KVCache,
-    forward_cached,
     generate,
     generate_text,
     sample_next,
@@ -122,19 +121,23 @@ def test_kv_cache_greedy_equals_no_cache_beyond_block_size(prompt_len):
     assert torch.equal(with_cache, no_cache)
 
 
-def test_forward_cached_matches_the_model_position_by_position():
+def cached(model: GPT, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    """The logits of idx's tokens after the cached ones: the model's own forward."""
+    with torch.no_grad():
+        return model(idx, cache=cache)[0]
+
+
+def test_the_cached_forward_matches_the_model_position_by_position():
     model, idx = tiny_gpt(), prompt_ids(T=8)
     expected, _ = model(idx)
     cache = KVCache(len(model.blocks))
-    pieces = [forward_cached(model, idx[:, :3], cache)] + [
-        forward_cached(model, idx[:, t : t + 1], cache) for t in range(3, 8)
+    pieces = [cached(model, idx[:, :3], cache)] + [
+        cached(model, idx[:, t : t + 1], cache) for t in range(3, 8)
     ]
     assert len(cache) == 8
     torch.testing.assert_close(torch.cat(pieces, dim=1), expected, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="block_size"):
-        forward_cached(
-            model, idx[:, :1], cache
-        )  # full: a ninth position does not exist
+        cached(model, idx[:, :1], cache)  # full: a ninth position does not exist
 
 
 def test_generation_longer_than_block_size_slides_the_window():

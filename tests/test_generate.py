@@ -245,3 +245,24 @@ def test_the_smallest_temperature_allowed_still_samples():
         assert torch.equal(
             sample_next(logits, temperature), logits.argmax(-1, keepdim=True)
         )
+
+
+def test_several_new_tokens_after_cached_ones_see_the_shifted_causal_mask():
+    """Attention with a cache, third case: T new queries after S - T cached keys."""
+    model, idx = tiny_gpt(), prompt_ids(T=8)
+    expected, _ = model(idx)
+    cache = KVCache(len(model.blocks))
+    pieces = [cached(model, idx[:, :3], cache), cached(model, idx[:, 3:], cache)]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), expected, rtol=1e-4, atol=1e-4)
+    assert len(cache) == cache.start == 8 and len(cache.layers) == 2
+
+
+def test_the_cache_passes_through_each_block_and_attention():
+    """One forward path: model(idx, cache=cache) extends every block's LayerCache."""
+    model, idx = tiny_gpt(), prompt_ids(T=5)
+    cache = KVCache(len(model.blocks))
+    cached(model, idx, cache)
+    for layer in cache.layers:
+        assert layer.keys.shape == layer.values.shape == (3, 2, 5, 8)
+    cache.drop_oldest(2)
+    assert (len(cache), cache.start) == (3, 5)  # positions 2..4 kept, the next is 5

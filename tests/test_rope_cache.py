@@ -207,3 +207,14 @@ def test_a_learned_position_table_cannot_roll():
         cache.drop_oldest()
         with pytest.raises(ValueError, match="longer than block_size"):
             model(prompt(T=1), cache=cache)
+
+
+def test_several_new_tokens_after_cached_ones_with_rope_and_grouped_heads():
+    model, idx = tiny(), prompt(T=W)
+    with torch.no_grad():
+        expected = model(idx)[0]
+        cache = KVCache(len(model.blocks))
+        got = torch.cat(
+            [model(idx[:, :3], cache=cache)[0], model(idx[:, 3:], cache=cache)[0]], 1
+        )
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

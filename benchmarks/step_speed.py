@@ -98,11 +98,10 @@ class _HandGELU(nn.Module):
         return _TanhGELU.apply(x)
 
 
-def _bmm_attention(self, x: torch.Tensor) -> torch.Tensor:
+def _bmm_attention(self, x: torch.Tensor, cache=None) -> torch.Tensor:
     """MultiHeadAttention.forward with softmax(q k^T / sqrt(hs) + causal bias) v in
-    batched matmuls instead of scaled_dot_product_attention (dropout 0 only)."""
+    batched matmuls instead of scaled_dot_product_attention (dropout 0, no cache)."""
     q, k, v = self.split_heads(x)
-    k, v = self.expand_kv(k), self.expand_kv(v)
     B, H, T, D = q.shape
     bias = torch.full((T, T), float("-inf"), dtype=x.dtype).triu(1)
     scores = torch.baddbmm(

@@ -16,6 +16,7 @@ from .training import default_device, TrainConfig, train
 from .checkpoint import CheckpointError, save_checkpoint, load_checkpoint, load_model
 from .generation import generate, generate_text
 from .gpt2 import gpt2_config, to_huggingface
+from .modern import ModernConfig, ModernGPT
 from .pretrained import load_pretrained, save_pretrained
 from .bpe import BPETokenizer
 from .lora import add_lora, merge_lora
@@ -47,6 +48,8 @@ __all__ = [
     "generate_text",
     "gpt2_config",
     "to_huggingface",
+    "ModernConfig",
+    "ModernGPT",
     "load_pretrained",
     "save_pretrained",
     "BPETokenizer",

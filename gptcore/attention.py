@@ -61,68 +61,54 @@ class MultiHeadAttention(nn.Module):
         block_size: int,
         dropout: float = 0.0,
         bias: bool = True,
-        n_kv_head: int | None = None,
-        qkv_bias: bool | None = None,
-        rotary: nn.Module | None = None,
     ):
         super().__init__()
         self.head_size = head_size_for(n_embd, n_head)
         check_positive_int("block_size", block_size)
         check_probability("dropout", dropout)
-        if n_kv_head is None:
-            n_kv_head = n_head
-        if n_head % check_positive_int("n_kv_head", n_kv_head):
-            raise ValueError(
-                f"n_kv_head={n_kv_head} must divide n_head={n_head}: each "
-                "key/value head serves an equal group of query heads"
-            )
         self.n_embd, self.n_head, self.block_size = n_embd, n_head, block_size
-        self.dropout, self.n_kv_head = dropout, n_kv_head
-        self.kv_width = n_kv_head * self.head_size  # n_embd unless heads share k, v
-        qkv_bias = bias if qkv_bias is None else qkv_bias
-        # [q | k | v]: n_head query heads, then n_kv_head key heads and value heads
-        self.qkv = nn.Linear(n_embd, n_embd + 2 * self.kv_width, bias=qkv_bias)
+        self.dropout = dropout
+        # [q | k | v], n_embd each; within each, head h owns channels h*hs..(h+1)*hs
+        self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_drop = nn.Dropout(dropout)
-        self.rotary = rotary  # RoPE, which turns q and k by their positions; or None
 
     def split_heads(
-        self, x: torch.Tensor, start: int = 0
+        self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """q (B, n_head, T, hs), k and v (B, n_kv_head, T, hs), for positions start.."""
+        """q, k and v of every head, each (B, n_head, T, head_size): heads as batch."""
         check_vectors(x, self.n_embd, self.block_size)
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split([C, self.kv_width, self.kv_width], dim=-1)
-        q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)
-        k = k.view(B, T, self.n_kv_head, self.head_size).transpose(1, 2)
-        v = v.view(B, T, self.n_kv_head, self.head_size).transpose(1, 2)
-        if self.rotary is not None:  # where a token is: a rotation of its q and k
-            q, k = self.rotary(q, start), self.rotary(k, start)
-        return q, k, v
+        q, k, v = self.qkv(x).split(C, dim=-1)
+        return tuple(
+            t.view(B, T, -1, self.head_size).transpose(1, 2) for t in (q, k, v)
+        )
 
-    def expand_kv(self, t: torch.Tensor) -> torch.Tensor:
-        """Keys or values (B, n_kv_head, T, hs) -> (B, n_head, T, hs): one per query."""
-        if self.n_kv_head == self.n_head:
-            return t
-        group = self.n_head // self.n_kv_head  # query head h reads kv head h // group
-        return t.repeat_interleave(group, dim=1)
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Each query's weighted sum of the values it may see: (B, n_head, T, hs)."""
+        T, S = q.size(-2), k.size(-2)  # S > T only with chapter 10's cache
+        mask = None  # T == S: the causal mask; T == 1: the last query sees every key
+        if T not in (1, S):  # the queries are the last T positions: the mask, shifted
+            mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
+        dropout = self.dropout if self.training else 0.0
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=T == S
+        )
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
         """Every head's attention map, (B, n_head, T, T): forward's softmax, to plot."""
         q, k, _ = self.split_heads(x)
         T = x.size(1)
-        scores = q @ self.expand_kv(k).transpose(-2, -1) / math.sqrt(self.head_size)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)
         future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(diagonal=1)
         return F.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache=None) -> torch.Tensor:
         """(B, T, n_embd) -> (B, T, n_embd): all heads in one attention call, mixed."""
         q, k, v = self.split_heads(x)
-        dropout = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(
-            q, self.expand_kv(k), self.expand_kv(v), dropout_p=dropout, is_causal=True
-        )
-        y = y.transpose(1, 2).reshape(x.shape)  # heads side by side again: (B, T, C)
+        if cache is not None:  # chapter 10: the keys and values of earlier tokens too
+            k, v = cache.extend(k, v)
+        y = self.attend(q, k, v).transpose(1, 2).reshape(x.shape)  # heads side by side
         return self.resid_drop(self.proj(y))
 
 

@@ -3,14 +3,14 @@
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/06_layer_normalization.ipynb 29
-"""The pre-norm block of GPT-2 and Llama: x + attn(ln1(x)), then x + ffn(ln2(x))."""
+"""The pre-norm block of GPT-2: x + attn(ln1(x)), then x + ffn(ln2(x))."""
 
 import torch
 from torch import nn
 
 from gptcore.attention import MultiHeadAttention
 from gptcore.feedforward import FeedForward
-from gptcore.layer_norm import norm_layer
+from gptcore.layer_norm import LayerNorm
 
 
 class Block(nn.Module):
@@ -23,26 +23,16 @@ class Block(nn.Module):
         block_size: int,
         dropout: float = 0.0,
         bias: bool = True,
-        *,
-        norm: str = "layernorm",
-        norm_eps: float = 1e-5,
-        n_kv_head: int | None = None,
-        qkv_bias: bool | None = None,
-        rotary: nn.Module | None = None,
-        ffn: str = "gelu",
-        ffn_hidden: int | None = None,
     ):
         super().__init__()
-        self.ln1 = norm_layer(norm, n_embd, bias, norm_eps)
-        self.attn = MultiHeadAttention(
-            n_embd, n_head, block_size, dropout, bias, n_kv_head, qkv_bias, rotary
-        )
-        self.ln2 = norm_layer(norm, n_embd, bias, norm_eps)
-        self.ffn = FeedForward(n_embd, dropout, bias, ffn, ffn_hidden)
+        self.ln1 = LayerNorm(n_embd, bias)
+        self.attn = MultiHeadAttention(n_embd, n_head, block_size, dropout, bias)
+        self.ln2 = LayerNorm(n_embd, bias)
+        self.ffn = FeedForward(n_embd, dropout, bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache=None) -> torch.Tensor:
         """(B, T, n_embd) -> (B, T, n_embd): each sublayer reads normed x, adds to x."""
-        x = x + self.attn(self.ln1(x))
+        x = x + self.attn(self.ln1(x), cache)  # cache: chapter 10's, passed through
         return x + self.ffn(self.ln2(x))
 
 

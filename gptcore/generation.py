@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from gptcore.checks import check_count, check_length, check_token_ids
+from gptcore.checks import check_count, check_token_ids
 from gptcore.model import GPT
 
 # The smallest temperature above 0 that sample_next divides by. Below it the draw is
@@ -66,76 +66,58 @@ def sample_next(
 
 
 # %% chapters/10_generation.ipynb 37
-class KVCache:
-    """Each block's keys and values so far: a new token then costs one position."""
+class LayerCache:
+    """One block's keys and values so far, (B, heads, positions, head_size) each."""
 
-    def __init__(self, n_layer: int):
-        # per block: (B, n_kv_head, T, head_size), keys already turned if RoPE
-        self.keys: list[torch.Tensor | None] = [None] * n_layer
-        self.values: list[torch.Tensor | None] = [None] * n_layer
+    def __init__(self):
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
         self.dropped = 0  # positions forgotten by drop_oldest (a rolling window)
 
     def __len__(self) -> int:
         """The number of positions cached."""
-        return 0 if self.keys[0] is None else self.keys[0].size(2)
+        return 0 if self.keys is None else self.keys.size(2)
+
+    @property
+    def start(self) -> int:
+        """The position of the next new token: every position seen, kept or dropped."""
+        return self.dropped + len(self)
 
     def extend(
-        self, layer: int, k: torch.Tensor, v: torch.Tensor
+        self, k: torch.Tensor, v: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append one block's new keys and values; return all of that block's."""
-        if self.keys[layer] is not None:
-            k = torch.cat([self.keys[layer], k], dim=2)
-            v = torch.cat([self.values[layer], v], dim=2)
-        self.keys[layer], self.values[layer] = k, v
+        """Append the new keys and values; return all of them, the cached ones first."""
+        if self.keys is not None:
+            k = torch.cat([self.keys, k], dim=2)
+            v = torch.cat([self.values, v], dim=2)
+        self.keys, self.values = k, v
         return k, v
 
     def drop_oldest(self, n: int = 1) -> None:
-        """Forget every block's n oldest positions: a rolling window (RoPE only)."""
-        self.keys = [k[:, :, n:] for k in self.keys]
-        self.values = [v[:, :, n:] for v in self.values]
+        """Forget the n oldest positions: a rolling window."""
+        self.keys, self.values = self.keys[:, :, n:], self.values[:, :, n:]
         self.dropped += n
 
 
-def forward_cached(model: GPT, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
-    """GPT.forward for just the new tokens idx (B, T) after the cached ones: (B, T, V).
+class KVCache:
+    """Every block's LayerCache: what model(idx, cache=cache) reads and extends."""
 
-    A teaching pair with the model: its loop body mirrors Block.forward line for line
-    (x + attn(ln1(x)), then x + ffn(ln2(x))), except that attention reads the cache too.
-    """
-    B, T = idx.shape
-    cached = len(cache)
-    check_length(cached + T, model.config.block_size)  # cached + new must fit in
-    if cache.dropped and model.embed.position is not None:
-        raise ValueError(
-            "a learned position table has no row past block_size, so "
-            "only a RoPE model can roll its cache: rebuild it from the "
-            "last block_size tokens instead"
-        )
-    start = cache.dropped + cached  # the position of the first new token
-    x = model.drop(model.embed(idx, start))
-    # New query i may see every cached key and new keys 0..i: the causal mask shifted by
-    # `cached`. With nothing cached that is plain causal attention; one new token sees
-    # every key.
-    is_causal = cached == 0
-    allowed = (
-        None
-        if is_causal or T == 1
-        else torch.ones(T, cached + T, dtype=torch.bool, device=idx.device).tril(cached)
-    )
-    for layer, block in enumerate(model.blocks):
-        attn = block.attn
-        q, k, v = attn.split_heads(block.ln1(x), start)  # RoPE turns q and k here
-        k, v = cache.extend(layer, k, v)  # the new keys and values join the cached ones
-        y = F.scaled_dot_product_attention(
-            q,
-            attn.expand_kv(k),
-            attn.expand_kv(v),
-            attn_mask=allowed,
-            is_causal=is_causal,
-        )
-        x = x + attn.resid_drop(attn.proj(y.transpose(1, 2).reshape(B, T, attn.n_embd)))
-        x = x + block.ffn(block.ln2(x))
-    return model.lm_head(model.ln_f(x))
+    def __init__(self, n_layer: int):
+        self.layers = [LayerCache() for _ in range(n_layer)]
+
+    def __len__(self) -> int:
+        """The number of positions cached."""
+        return len(self.layers[0])
+
+    @property
+    def start(self) -> int:
+        """The position of the next new token."""
+        return self.layers[0].start
+
+    def drop_oldest(self, n: int = 1) -> None:
+        """Forget every block's n oldest positions: a rolling window."""
+        for layer in self.layers:
+            layer.drop_oldest(n)
 
 
 # %% chapters/10_generation.ipynb 47
@@ -171,9 +153,9 @@ def generate(
             # empty, or full so the window slides: (re)build from the window
             elif len(cache) in (0, block_size):
                 cache = KVCache(len(model.blocks))
-                logits = forward_cached(model, idx[:, -block_size:], cache)
+                logits, _ = model(idx[:, -block_size:], cache=cache)
             else:  # only the newest token is new
-                logits = forward_cached(model, idx[:, -1:], cache)
+                logits, _ = model(idx[:, -1:], cache=cache)
             idx = torch.cat(
                 [idx, sample_next(logits[:, -1, :], temperature, top_k, generator)],
                 dim=1,
@@ -213,4 +195,4 @@ def generate_text(
 
 
 # The public names above, computed by scripts/export.py.
-__all__ = ["sample_next", "KVCache", "forward_cached", "generate", "generate_text"]
+__all__ = ["sample_next", "LayerCache", "KVCache", "generate", "generate_text"]

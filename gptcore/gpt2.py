@@ -45,16 +45,8 @@ def gpt2_config(size: str = "small") -> GPTConfig:
 
 
 def is_gpt2(config: GPTConfig) -> bool:
-    """Whether GPT(config) is a GPT-2: biases, LayerNorm, learned positions, GELU."""
-    c = config
-    return (
-        c.bias
-        and c.qkv_bias in (None, True)
-        and c.norm == "layernorm"
-        and c.position == "learned"
-        and c.ffn == "gelu"
-        and c.n_kv_head in (None, c.n_head)
-    )
+    """Whether GPT(config) is a GPT-2: chapter 8's GPTConfig, with biases everywhere."""
+    return type(config) is GPTConfig and config.bias
 
 
 # %% chapters/12_every_llm.ipynb 16
@@ -102,9 +94,9 @@ def gpt2_hf_settings(config: GPTConfig) -> dict:
         n_embd=c.n_embd,
         n_layer=c.n_layer,
         n_head=c.n_head,
-        n_inner=c.ffn_hidden,
+        n_inner=None,  # the feed-forward widens to 4 * n_embd
         activation_function="gelu_new",
-        layer_norm_epsilon=c.norm_eps,
+        layer_norm_epsilon=1e-5,  # LayerNorm's eps (chapter 6)
         resid_pdrop=c.dropout,
         embd_pdrop=c.dropout,
         attn_pdrop=c.dropout,
@@ -127,10 +119,8 @@ def to_huggingface(model: GPT) -> "GPT2LMHeadModel":
     c = model.config
     if not is_gpt2(c):
         raise ValueError(
-            "GPT-2 has a bias in every linear layer and layer norm, "
-            "learned positions, GELU and a key/value head per query head: "
-            "build the model with GPTConfig(bias=True) and the default "
-            "norm, position, ffn, n_kv_head and qkv_bias to convert it"
+            "GPT-2 has a bias in every linear layer and layer norm: build the "
+            "model as GPT(GPTConfig(..., bias=True)) to convert it"
         )
     hf_config = GPT2Config(**gpt2_hf_settings(c))
     with torch.device("meta"):  # shapes only: the weights come from model

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptcore.checks import check_choice, check_positive_int, check_width
+from gptcore.checks import check_positive_int, check_width
 
 
 class LayerNorm(nn.Module):
@@ -30,29 +30,5 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, (self.n_embd,), self.weight, self.bias, self.eps)
 
 
-class RMSNorm(nn.Module):
-    """LayerNorm without mean or bias: divide by the root mean square, scale (Llama)."""
-
-    def __init__(self, n_embd: int, eps: float = 1e-5):
-        super().__init__()
-        self.n_embd, self.eps = check_positive_int("n_embd", n_embd), eps
-        self.weight = nn.Parameter(torch.ones(n_embd))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., n_embd) -> (..., n_embd): weight * x / sqrt(mean(x^2) + eps)."""
-        check_width(x, self.n_embd)
-        h = x.float()  # as transformers does: in float32, even for bfloat16 x
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * h.to(x.dtype)
-
-
-def norm_layer(
-    kind: str, n_embd: int, bias: bool = True, eps: float = 1e-5
-) -> nn.Module:
-    """A LayerNorm ('layernorm', GPT-2) or an RMSNorm ('rmsnorm', Llama; no bias)."""
-    check_choice("norm", kind, ("layernorm", "rmsnorm"))
-    return LayerNorm(n_embd, bias, eps) if kind == "layernorm" else RMSNorm(n_embd, eps)
-
-
 # The public names above, computed by scripts/export.py.
-__all__ = ["LayerNorm", "RMSNorm", "norm_layer"]
+__all__ = ["LayerNorm"]

@@ -18,14 +18,13 @@ from torch import nn
 from gptcore.attention import head_size_for
 from gptcore.block import Block
 from gptcore.checks import (
-    check_choice,
     check_flag,
     check_length,
     check_positive_int,
     check_probability,
 )
-from gptcore.embeddings import Embeddings, RotaryEmbedding
-from gptcore.layer_norm import norm_layer
+from gptcore.embeddings import Embeddings
+from gptcore.layer_norm import LayerNorm
 
 
 @dataclass
@@ -40,48 +39,14 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     tie_weights: bool = False
-    # Today's variants (chapter 13); each default keeps GPT-2's choice.
-    norm: str = "layernorm"  # or "rmsnorm" (Llama); never a bias
-    norm_eps: float = 1e-5  # added to the variance (Llama: 1e-5 or 1e-6)
-    position: str = "learned"  # or "rope": rotary, no position table (Llama)
-    rope_theta: float = 10000.0  # RoPE's base; Llama 3 uses 500000
-    ffn: str = "gelu"  # or "swiglu" (Llama)
-    ffn_hidden: int | None = None  # the feed-forward's hidden width; None: 4 * n_embd
-    n_kv_head: int | None = None  # key/value heads, shared by groups; None: n_head
-    qkv_bias: bool | None = None  # a bias on q, k and v (Qwen2: True); None: as bias
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             check_positive_int(f"GPTConfig.{name}", getattr(self, name))
-        head_size = head_size_for(self.n_embd, self.n_head)  # n_head must divide n_embd
+        head_size_for(self.n_embd, self.n_head)  # n_head must divide n_embd
         check_probability("GPTConfig.dropout", self.dropout)
         for name in ("bias", "tie_weights"):
             check_flag(f"GPTConfig.{name}", getattr(self, name))
-        check_choice("GPTConfig.norm", self.norm, ("layernorm", "rmsnorm"))
-        check_choice("GPTConfig.position", self.position, ("learned", "rope"))
-        check_choice("GPTConfig.ffn", self.ffn, ("gelu", "swiglu"))
-        for name in ("norm_eps", "rope_theta"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"GPTConfig.{name} must be a number, got {value!r}")
-            if not value > 0:
-                raise ValueError(f"GPTConfig.{name} must be positive, got {value}")
-        for name in ("ffn_hidden", "n_kv_head"):
-            if getattr(self, name) is not None:
-                check_positive_int(f"GPTConfig.{name}", getattr(self, name))
-        if self.n_kv_head is not None and self.n_head % self.n_kv_head:
-            raise ValueError(
-                f"GPTConfig.n_kv_head={self.n_kv_head} must divide "
-                f"n_head={self.n_head}: each key/value head serves "
-                "n_head // n_kv_head query heads"
-            )
-        if self.qkv_bias is not None:
-            check_flag("GPTConfig.qkv_bias", self.qkv_bias)
-        if self.position == "rope" and head_size % 2:
-            raise ValueError(
-                "RoPE turns channels in pairs, so the head size "
-                f"n_embd // n_head = {head_size} must be even"
-            )
 
 
 # %% chapters/08_gpt_model.ipynb 12
@@ -97,42 +62,17 @@ class GPT(nn.Module):
                 f"{type(config).__name__}"
             )
         self.config = c = config
-        self.embed = Embeddings(
-            c.vocab_size,
-            c.block_size,
-            c.n_embd,
-            learned_positions=c.position == "learned",
-        )
+        self.embed = Embeddings(c.vocab_size, c.block_size, c.n_embd)
         self.drop = nn.Dropout(c.dropout)
-        rotary = None  # one RoPE module, shared by every block; it holds no tensors
-        if c.position == "rope":
-            rotary = RotaryEmbedding(c.n_embd // c.n_head, c.rope_theta)
         self.blocks = nn.ModuleList(
-            Block(
-                c.n_embd,
-                c.n_head,
-                c.block_size,
-                c.dropout,
-                c.bias,
-                norm=c.norm,
-                norm_eps=c.norm_eps,
-                n_kv_head=c.n_kv_head,
-                qkv_bias=c.qkv_bias,
-                rotary=rotary,
-                ffn=c.ffn,
-                ffn_hidden=c.ffn_hidden,
-            )
+            Block(c.n_embd, c.n_head, c.block_size, c.dropout, c.bias)
             for _ in range(c.n_layer)
         )
-        self.ln_f = norm_layer(c.norm, c.n_embd, c.bias, c.norm_eps)
+        self.ln_f = LayerNorm(c.n_embd, c.bias)
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:  # one (V, C) matrix reads tokens in and scores them out
             self.lm_head.weight = self.embed.token.weight
-        self.apply(self._init_weights)
-        std = 0.02 / math.sqrt(2 * c.n_layer)
-        for block in self.blocks:  # the 2L projections that add into the residual
-            for proj in (block.attn.proj, block.ffn.proj):
-                nn.init.normal_(proj.weight, mean=0.0, std=std)
+        self.init_weights()
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -143,8 +83,17 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    def init_weights(self) -> None:
+        """GPT-2's initialisation of every module, then the 2L projections that add into
+        the residual stream scaled down by 1/sqrt(2L)."""
+        self.apply(self._init_weights)
+        std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        for block in self.blocks:
+            for proj in (block.attn.proj, block.ffn.proj):
+                nn.init.normal_(proj.weight, mean=0.0, std=std)
+
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache=None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, T) token ids -> ((B, T, vocab_size) logits, mean cross-entropy against
         targets or None)."""
@@ -159,10 +108,12 @@ class GPT(nn.Module):
             raise ValueError(
                 "idx holds no tokens: give the model at least one token per sequence"
             )
-        check_length(T, self.config.block_size)
-        x = self.drop(self.embed(idx))
-        for block in self.blocks:
-            x = block(x)
+        # cache: chapter 10's keys and values of earlier tokens; None: idx alone
+        layers = [None] * len(self.blocks) if cache is None else cache.layers
+        check_length(T + (0 if cache is None else len(cache)), self.config.block_size)
+        x = self.drop(self.embed(idx, 0 if cache is None else cache.start))
+        for block, layer_cache in zip(self.blocks, layers, strict=True):
+            x = block(x, layer_cache)
         logits = self.lm_head(self.ln_f(x))
         if targets is None:
             return logits, None
@@ -185,17 +136,11 @@ def param_count_formula(config: GPTConfig) -> int:
     c = config
     V, T, C, L = c.vocab_size, c.block_size, c.n_embd, c.n_layer
     b = int(c.bias)  # 1 if linear layers and norms have biases
-    b_qkv = b if c.qkv_bias is None else int(c.qkv_bias)
-    kv = (c.n_kv_head or c.n_head) * (C // c.n_head)  # k's and v's width: C unless GQA
-    F = c.ffn_hidden or 4 * C  # the feed-forward's hidden width
-    fc_out = 2 * F if c.ffn == "swiglu" else F  # SwiGLU's fc makes gate and up
-    positions = T * C if c.position == "learned" else 0  # RoPE has no table
-    embeddings = V * C + positions  # token table + position table
-    norm = C + (b * C if c.norm == "layernorm" else 0)  # weight (+ bias; not RMSNorm)
-    qkv = C + 2 * kv  # the qkv layer's output width
-    attention = (C * qkv + b_qkv * qkv) + (C * C + b * C)  # qkv + proj
-    feedforward = (C * fc_out + b * fc_out) + (F * C + b * C)  # fc + proj
-    block = 2 * norm + attention + feedforward  # = 12C^2 + 13C for GPT-2
+    embeddings = V * C + T * C  # token table + position table
+    norm = C + b * C  # weight (+ bias)
+    attention = (C * 3 * C + b * 3 * C) + (C * C + b * C)  # qkv + proj
+    feedforward = (C * 4 * C + b * 4 * C) + (4 * C * C + b * C)  # fc + proj
+    block = 2 * norm + attention + feedforward  # = 12C^2 + 13C with biases
     lm_head = 0 if c.tie_weights else V * C  # no bias
     return embeddings + L * block + norm + lm_head
 

@@ -2,7 +2,7 @@
 # Source: chapters/13_todays_models.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/13_todays_models.ipynb 15
+# %% chapters/13_todays_models.ipynb 29
 """Real checkpoints: Hugging Face folders (config.json + safetensors), in and out."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from gptcore.gpt2 import gpt2_hf_settings, gpt2_state_dict, is_gpt2
+from gptcore.gpt2 import gpt2_hf_settings, gpt2_state_dict
 from gptcore.model import GPT, GPTConfig
+from gptcore.modern import ModernConfig, ModernGPT
 
 SUPPORTED_MODEL_TYPES = ("gpt2", "llama", "mistral", "qwen2")
 _HUB_FILES = ["config.json", "model*.safetensors*"]  # no pickles, nor other formats
@@ -37,8 +38,75 @@ def _require(hf: dict, **settings: object) -> None:
             )
 
 
+def _gpt2_config(hf: dict) -> GPTConfig:
+    """A GPT-2 config.json's config: chapter 8's GPTConfig unless its eps or hidden
+    width differ from GPT-2's."""
+    _require(
+        hf,
+        activation_function="gelu_new",
+        scale_attn_weights=True,
+        scale_attn_by_inverse_layer_idx=False,
+        add_cross_attention=False,
+    )
+    shape = dict(
+        vocab_size=hf["vocab_size"],
+        block_size=hf["n_positions"],
+        n_layer=hf["n_layer"],
+        n_head=hf["n_head"],
+        n_embd=hf["n_embd"],
+        tie_weights=hf.get("tie_word_embeddings", True),
+    )
+    eps, inner = hf.get("layer_norm_epsilon", 1e-5), hf.get("n_inner")
+    if (eps, inner) == (1e-5, None):  # chapter 8's GPT exactly
+        return GPTConfig(**shape)
+    return ModernConfig(**shape, norm_eps=eps, ffn_hidden=inner)
+
+
+def _llama_config(hf: dict, kind: str) -> ModernConfig:
+    """A Llama, Mistral or Qwen2 config.json's ModernConfig."""
+    _require(hf, hidden_act="silu", attention_bias=False, mlp_bias=False)
+    rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type != "default" or rope.get("partial_rotary_factor", 1.0) != 1.0:
+        raise ValueError(
+            f"RoPE scaling {rope_type!r} ({rope}) is not supported: "
+            "gptcore computes plain RoPE, and would give wrong logits"
+        )
+    n_embd, n_head = hf["hidden_size"], hf["num_attention_heads"]
+    if hf.get("head_dim") not in (None, n_embd // n_head):
+        raise ValueError(
+            f"head_dim={hf['head_dim']} is not hidden_size // "
+            f"num_attention_heads = {n_embd // n_head}: gptcore's "
+            "heads split n_embd evenly"
+        )
+    block_size = hf.get("max_position_embeddings", 2048)
+    sliding = kind == "mistral" or hf.get("use_sliding_window", False)
+    window = hf.get("sliding_window") if sliding else None
+    if window is not None and window < block_size:  # within it: causal attention
+        block_size = window
+    theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
+    return ModernConfig(
+        vocab_size=hf["vocab_size"],
+        block_size=block_size,
+        n_layer=hf["num_hidden_layers"],
+        n_head=n_head,
+        n_embd=n_embd,
+        bias=False,
+        qkv_bias=True if kind == "qwen2" else None,
+        tie_weights=hf.get("tie_word_embeddings", False),
+        norm="rmsnorm",
+        norm_eps=hf.get("rms_norm_eps", 1e-6),
+        position="rope",
+        rope_theta=float(theta),
+        ffn="swiglu",
+        ffn_hidden=hf["intermediate_size"],
+        n_kv_head=hf.get("num_key_value_heads") or n_head,
+    )
+
+
 def config_from_hf(hf: dict) -> GPTConfig:
-    """The GPTConfig of a transformers config.json; a ValueError for what it lacks."""
+    """The config of a transformers config.json: a GPTConfig for a plain GPT-2, else a
+    ModernConfig; a ValueError for what gptcore lacks."""
     kind = hf.get("model_type")
     if kind not in SUPPORTED_MODEL_TYPES:
         raise ValueError(
@@ -46,62 +114,7 @@ def config_from_hf(hf: dict) -> GPTConfig:
             f"{', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     try:
-        if kind == "gpt2":
-            _require(
-                hf,
-                activation_function="gelu_new",
-                scale_attn_weights=True,
-                scale_attn_by_inverse_layer_idx=False,
-                add_cross_attention=False,
-            )
-            return GPTConfig(
-                vocab_size=hf["vocab_size"],
-                block_size=hf["n_positions"],
-                n_layer=hf["n_layer"],
-                n_head=hf["n_head"],
-                n_embd=hf["n_embd"],
-                tie_weights=hf.get("tie_word_embeddings", True),
-                norm_eps=hf.get("layer_norm_epsilon", 1e-5),
-                ffn_hidden=hf.get("n_inner"),
-            )
-        _require(hf, hidden_act="silu", attention_bias=False, mlp_bias=False)
-        rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
-        rope_type = rope.get("rope_type", rope.get("type", "default"))
-        if rope_type != "default" or rope.get("partial_rotary_factor", 1.0) != 1.0:
-            raise ValueError(
-                f"RoPE scaling {rope_type!r} ({rope}) is not supported: "
-                "gptcore computes plain RoPE, and would give wrong logits"
-            )
-        n_embd, n_head = hf["hidden_size"], hf["num_attention_heads"]
-        if hf.get("head_dim") not in (None, n_embd // n_head):
-            raise ValueError(
-                f"head_dim={hf['head_dim']} is not hidden_size // "
-                f"num_attention_heads = {n_embd // n_head}: gptcore's "
-                "heads split n_embd evenly"
-            )
-        block_size = hf.get("max_position_embeddings", 2048)
-        sliding = kind == "mistral" or hf.get("use_sliding_window", False)
-        window = hf.get("sliding_window") if sliding else None
-        if window is not None and window < block_size:  # within it: causal attention
-            block_size = window
-        theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
-        return GPTConfig(
-            vocab_size=hf["vocab_size"],
-            block_size=block_size,
-            n_layer=hf["num_hidden_layers"],
-            n_head=n_head,
-            n_embd=n_embd,
-            bias=False,
-            qkv_bias=True if kind == "qwen2" else None,
-            tie_weights=hf.get("tie_word_embeddings", False),
-            norm="rmsnorm",
-            norm_eps=hf.get("rms_norm_eps", 1e-6),
-            position="rope",
-            rope_theta=float(theta),
-            ffn="swiglu",
-            ffn_hidden=hf["intermediate_size"],
-            n_kv_head=hf.get("num_key_value_heads") or n_head,
-        )
+        return _gpt2_config(hf) if kind == "gpt2" else _llama_config(hf, kind)
     except KeyError as missing:
         raise ValueError(
             f"config.json of a {kind} model has no {missing} setting"
@@ -109,15 +122,20 @@ def config_from_hf(hf: dict) -> GPTConfig:
 
 
 def hf_model_type(config: GPTConfig) -> str:
-    """The transformers model_type computing what GPT(config) does, or a ValueError."""
+    """The transformers model_type computing what the model of config computes, or a
+    ValueError."""
     c = config
-    if is_gpt2(c):
+    if not isinstance(c, ModernConfig):
+        c = ModernConfig(**vars(c))  # chapter 8's GPT: every option at GPT-2's choice
+    gpt2_parts = (c.norm, c.position, c.ffn) == ("layernorm", "learned", "gelu")
+    same_heads = c.n_kv_head in (None, c.n_head) and c.qkv_bias in (None, True)
+    if gpt2_parts and c.bias and same_heads:
         return "gpt2"
     if (c.norm, c.position, c.ffn, c.bias) == ("rmsnorm", "rope", "swiglu", False):
         return "qwen2" if c.qkv_bias else "llama"
     raise ValueError(
-        "no transformers model computes this GPTConfig: GPT-2 needs the "
-        "default norm, position and ffn with bias=True; Llama needs "
+        "no transformers model computes this config: GPT-2 needs bias=True and "
+        "the default norm, position and ffn; Llama needs "
         "norm='rmsnorm', position='rope', ffn='swiglu', bias=False "
         "(and qkv_bias=True: Qwen2)"
     )
@@ -168,7 +186,10 @@ def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
         eos_token_id=None,
     )
     if kind == "gpt2":
-        return shared | gpt2_hf_settings(c) | dict(architectures=["GPT2LMHeadModel"])
+        gpt2 = gpt2_hf_settings(c) | dict(architectures=["GPT2LMHeadModel"])
+        if isinstance(c, ModernConfig):  # a GPT-2 with another eps or hidden width
+            gpt2 |= dict(layer_norm_epsilon=c.norm_eps, n_inner=c.ffn_hidden)
+        return shared | gpt2
     llama = dict(attention_bias=False, mlp_bias=False) if kind == "llama" else {}
     return (
         shared
@@ -328,7 +349,8 @@ def load_pretrained(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> GPT:
-    """A GPT in eval mode holding a Hugging Face checkpoint: a folder, or a hub name."""
+    """A GPT (a ModernGPT for today's models) in eval mode holding a Hugging Face
+    checkpoint: a folder, or a hub name."""
     folder = _find_folder(name_or_path)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(
@@ -340,7 +362,7 @@ def load_pretrained(
     config = config_from_hf(hf)
     files = _weight_files(folder)
     with torch.device("meta"):  # shapes only: no time spent on a random initialisation
-        model = GPT(config)
+        model = (ModernGPT if isinstance(config, ModernConfig) else GPT)(config)
     model = model.to(dtype).to_empty(device=device)  # uninitialised, filled below
     if config.tie_weights:  # to_empty gave the two names a tensor each: one again
         model.lm_head.weight = model.embed.token.weight

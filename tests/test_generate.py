@@ -7,7 +7,6 @@ import torch
 from gptcore.data import CharTokenizer
 from gptcore.generation import (
     KVCache,
-    forward_cached,
     generate,
     generate_text,
     sample_next,
@@ -122,19 +121,23 @@ def test_kv_cache_greedy_equals_no_cache_beyond_block_size(prompt_len):
     assert torch.equal(with_cache, no_cache)
 
 
-def test_forward_cached_matches_the_model_position_by_position():
+def cached(model: GPT, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    """The logits of idx's tokens after the cached ones: the model's own forward."""
+    with torch.no_grad():
+        return model(idx, cache=cache)[0]
+
+
+def test_the_cached_forward_matches_the_model_position_by_position():
     model, idx = tiny_gpt(), prompt_ids(T=8)
     expected, _ = model(idx)
     cache = KVCache(len(model.blocks))
-    pieces = [forward_cached(model, idx[:, :3], cache)] + [
-        forward_cached(model, idx[:, t : t + 1], cache) for t in range(3, 8)
+    pieces = [cached(model, idx[:, :3], cache)] + [
+        cached(model, idx[:, t : t + 1], cache) for t in range(3, 8)
     ]
     assert len(cache) == 8
     torch.testing.assert_close(torch.cat(pieces, dim=1), expected, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="block_size"):
-        forward_cached(
-            model, idx[:, :1], cache
-        )  # full: a ninth position does not exist
+        cached(model, idx[:, :1], cache)  # full: a ninth position does not exist
 
 
 def test_generation_longer_than_block_size_slides_the_window():
@@ -242,3 +245,24 @@ def test_the_smallest_temperature_allowed_still_samples():
         assert torch.equal(
             sample_next(logits, temperature), logits.argmax(-1, keepdim=True)
         )
+
+
+def test_several_new_tokens_after_cached_ones_see_the_shifted_causal_mask():
+    """Attention with a cache, third case: T new queries after S - T cached keys."""
+    model, idx = tiny_gpt(), prompt_ids(T=8)
+    expected, _ = model(idx)
+    cache = KVCache(len(model.blocks))
+    pieces = [cached(model, idx[:, :3], cache), cached(model, idx[:, 3:], cache)]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), expected, rtol=1e-4, atol=1e-4)
+    assert len(cache) == cache.start == 8 and len(cache.layers) == 2
+
+
+def test_the_cache_passes_through_each_block_and_attention():
+    """One forward path: model(idx, cache=cache) extends every block's LayerCache."""
+    model, idx = tiny_gpt(), prompt_ids(T=5)
+    cache = KVCache(len(model.blocks))
+    cached(model, idx, cache)
+    for layer in cache.layers:
+        assert layer.keys.shape == layer.values.shape == (3, 2, 5, 8)
+    cache.drop_oldest(2)
+    assert (len(cache), cache.start) == (3, 5)  # positions 2..4 kept, the next is 5

@@ -326,3 +326,24 @@ def test_meta_device_builds_without_memory():
     with torch.device("meta"):
         model = GPT(small_config())
     assert all(p.device.type == "meta" for p in model.parameters())
+
+
+def test_init_weights_draws_gpt2s_initialisation_again():
+    """init_weights: every linear and embedding weight N(0, 0.02^2), biases 0, the
+    residual projections scaled by 1/sqrt(2L); norms keep what they hold."""
+    torch.manual_seed(3)
+    config = GPTConfig(vocab_size=50, block_size=32, n_layer=2, n_head=2, n_embd=64)
+    model = GPT(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.5)
+    model.init_weights()
+    scaled = 0.02 / (2 * config.n_layer) ** 0.5
+    for name, p in model.named_parameters():
+        if ".ln" in name or name.startswith("ln_f"):
+            assert (p == 0.5).all(), name
+        elif name.endswith("bias"):
+            assert (p == 0).all(), name
+        else:
+            std = scaled if name.endswith("proj.weight") else 0.02
+            assert abs(p.std().item() - std) < 0.2 * std, name

@@ -1,4 +1,5 @@
-"""Item 4: param_count_formula with today's options, against published parameter counts.
+"""param_count_formula (chapter 8) and modern_param_count (chapter 13, today's options),
+against the built models and published parameter counts.
 
 The big models are built on the meta device: shapes only, no memory, nothing downloaded.
 """
@@ -10,6 +11,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 from gptcore.model import GPT, GPTConfig, param_count_formula
+from gptcore.modern import ModernConfig, ModernGPT, modern_param_count
 from gptcore.pretrained import hf_config
 
 LLAMA = dict(
@@ -17,7 +19,7 @@ LLAMA = dict(
 )
 PUBLISHED = {  # name -> (gptcore configuration, parameters in the published checkpoint)
     "Llama 2 7B": (
-        GPTConfig(
+        ModernConfig(
             vocab_size=32000,
             block_size=4096,
             n_layer=32,
@@ -29,7 +31,7 @@ PUBLISHED = {  # name -> (gptcore configuration, parameters in the published che
         6_738_415_616,
     ),
     "Llama 3 8B": (
-        GPTConfig(
+        ModernConfig(
             vocab_size=128256,
             block_size=8192,
             n_layer=32,
@@ -49,8 +51,8 @@ PUBLISHED = {  # name -> (gptcore configuration, parameters in the published che
 def test_the_formula_and_the_model_give_the_published_count(name):
     config, published = PUBLISHED[name]
     with torch.device("meta"):
-        model = GPT(config)
-    assert model.num_params() == param_count_formula(config) == published
+        model = ModernGPT(config)
+    assert model.num_params() == modern_param_count(config) == published
 
 
 @pytest.mark.parametrize("name", list(PUBLISHED))
@@ -68,7 +70,7 @@ def test_transformers_counts_the_same(name):
 
 def test_qwen2_half_billion_counts_the_same_as_transformers():
     """Qwen2-0.5B's shape: bias on q, k and v only, 2 kv heads, tied embeddings."""
-    config = GPTConfig(
+    config = ModernConfig(
         vocab_size=151936,
         block_size=32768,
         n_layer=24,
@@ -86,10 +88,10 @@ def test_qwen2_half_billion_counts_the_same_as_transformers():
         if k not in ("model_type", "architectures", "dtype")
     }
     with torch.device("meta"):
-        ours, theirs = GPT(config), Qwen2ForCausalLM(Qwen2Config(**settings))
+        ours, theirs = ModernGPT(config), Qwen2ForCausalLM(Qwen2Config(**settings))
     assert (
         ours.num_params()
-        == param_count_formula(config)
+        == modern_param_count(config)
         == sum(p.numel() for p in theirs.parameters())
         == 494_032_768
     )
@@ -107,9 +109,21 @@ OPTIONS = {
 }
 
 
-def test_the_formula_counts_every_combination():
+def test_chapter_8s_formula_counts_chapter_8s_model():
+    for bias, tie_weights in itertools.product([True, False], repeat=2):
+        config = GPTConfig(11, 6, 2, 4, 16, bias=bias, tie_weights=tie_weights)
+        assert param_count_formula(config) == GPT(config).num_params(), config
+    # 12C^2 + 13C per block with biases, as chapter 8 writes it
+    config = GPTConfig(11, 6, 1, 4, 16)
+    assert (
+        param_count_formula(config)
+        == 11 * 16 + 6 * 16 + 12 * 16**2 + 13 * 16 + 2 * 16 + 11 * 16
+    )
+
+
+def test_the_modern_count_counts_every_combination():
     for values in itertools.product(*OPTIONS.values()):  # 256 models
-        config = GPTConfig(
+        config = ModernConfig(
             vocab_size=11,
             block_size=6,
             n_layer=2,
@@ -118,5 +132,5 @@ def test_the_formula_counts_every_combination():
             **dict(zip(OPTIONS, values, strict=True)),
         )
         with torch.device("meta"):
-            model = GPT(config)
-        assert param_count_formula(config) == model.num_params(), config
+            model = ModernGPT(config)
+        assert modern_param_count(config) == model.num_params(), config

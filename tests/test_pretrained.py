@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 
 import pytest
 import torch
@@ -26,6 +26,7 @@ from transformers import (
 )
 
 from gptcore.model import GPT, GPTConfig
+from gptcore.modern import ModernConfig, ModernGPT
 from gptcore.pretrained import (
     hf_config,
     hf_state_dict,
@@ -235,19 +236,27 @@ ROUND_TRIP = {  # gptcore configurations, and the transformers class that must l
 }
 
 
+PLAIN = {
+    f.name for f in fields(GPTConfig)
+}  # chapter 8's fields; the rest: chapter 13's
+
+
 def resolved(c: GPTConfig) -> GPTConfig:
     """c with its None defaults spelled out, as a checkpoint's config.json has them."""
+    if not isinstance(c, ModernConfig):
+        return c
     return replace(
         c, ffn_hidden=c.ffn_hidden or 4 * c.n_embd, n_kv_head=c.n_kv_head or c.n_head
     )
 
 
 def random_gpt(**options) -> GPT:
+    """A random GPT, or a ModernGPT when an option of chapter 13 is given."""
     torch.manual_seed(0)
-    config = GPTConfig(
-        vocab_size=61, block_size=32, n_layer=2, n_head=4, n_embd=32, **options
-    )
-    return randomize(GPT(config))
+    shape = dict(vocab_size=61, block_size=32, n_layer=2, n_head=4, n_embd=32)
+    if options.keys() <= PLAIN:
+        return randomize(GPT(GPTConfig(**shape, **options)))
+    return randomize(ModernGPT(ModernConfig(**shape, **options)))
 
 
 @pytest.mark.parametrize("name", list(ROUND_TRIP))
@@ -467,9 +476,7 @@ def test_settings_gptcore_does_not_compute_are_refused(tmp_path, changes, messag
 
 
 def test_save_pretrained_refuses_a_model_transformers_has_no_class_for(tmp_path):
-    with pytest.raises(
-        ValueError, match="no transformers model computes this GPTConfig"
-    ):
+    with pytest.raises(ValueError, match="no transformers model computes this config"):
         save_pretrained(
             random_gpt(position="rope"), tmp_path
         )  # GPT-2 with RoPE: neither
@@ -543,8 +550,10 @@ def test_importing_gptcore_pretrained_imports_neither_transformers_nor_the_hub()
 def test_the_course_checkpoint_still_loads_strictly():
     path = os.path.join(os.path.dirname(__file__), "..", "checkpoints", "course.pt")
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    model = GPT(GPTConfig(**checkpoint["config"]))
+    saved = checkpoint["config"]  # chapter 8's fields and chapter 13's, at GPT-2's
+    plain = GPTConfig(**{k: v for k, v in saved.items() if k in PLAIN})
+    assert ModernConfig(**saved) == ModernConfig(**vars(plain))  # options: defaults
+    model = GPT(plain)
     model.load_state_dict(checkpoint["model"], strict=True)
-    assert set(asdict(model.config)) > set(
-        checkpoint["config"]
-    )  # new options, defaults
+    modern = ModernGPT(ModernConfig(**saved))  # the same tensor names, too
+    modern.load_state_dict(checkpoint["model"], strict=True)

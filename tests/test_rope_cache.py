@@ -13,9 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gptcore.embeddings import RotaryEmbedding
-from gptcore.generation import KVCache, forward_cached, generate
+from gptcore.generation import KVCache, generate
 from gptcore.model import GPT, GPTConfig
+from gptcore.modern import ModernConfig, ModernGPT, RotaryEmbedding
 
 LLAMA_STYLE = dict(
     norm="rmsnorm", position="rope", ffn="swiglu", bias=False, n_kv_head=2
@@ -23,18 +23,15 @@ LLAMA_STYLE = dict(
 W = 8  # block_size: the window
 
 
-def tiny(n_layer: int = 2, seed: int = 0, **options) -> GPT:
-    """A small random rotary GPT, weights spread wide so next tokens are no toss-up."""
+def tiny(n_layer: int = 2, seed: int = 0, rotary: bool = True) -> GPT:
+    """A small random rotary GPT (or chapter 8's, rotary=False), weights spread wide
+    so next tokens are no toss-up."""
     torch.manual_seed(seed)
-    config = GPTConfig(
-        vocab_size=13,
-        block_size=W,
-        n_layer=n_layer,
-        n_head=4,
-        n_embd=16,
-        **(LLAMA_STYLE | options),
-    )
-    model = GPT(config)
+    shape = dict(vocab_size=13, block_size=W, n_layer=n_layer, n_head=4, n_embd=16)
+    if rotary:
+        model = ModernGPT(ModernConfig(**shape, **LLAMA_STYLE))
+    else:
+        model = GPT(GPTConfig(**shape))
     with torch.no_grad():
         for p in model.parameters():
             if p.dim() > 1:
@@ -61,14 +58,14 @@ def greedy_recompute(model: GPT, idx: torch.Tensor, n: int):
 def greedy_rolling(model: GPT, idx: torch.Tensor, n: int):
     """A rolling cache: when full, forget the oldest position; never rebuild."""
     cache = KVCache(len(model.blocks))
-    logits = forward_cached(model, idx[:, -W:], cache)[:, -1]
+    logits = model(idx[:, -W:], cache=cache)[0][:, -1]
     steps = []
     for _ in range(n):
         steps.append(logits)
         idx = torch.cat([idx, logits.argmax(-1, keepdim=True)], dim=1)
         if len(cache) == W:
             cache.drop_oldest()
-        logits = forward_cached(model, idx[:, -1:], cache)[:, -1]
+        logits = model(idx[:, -1:], cache=cache)[0][:, -1]
     return idx, torch.stack(steps, dim=1)
 
 
@@ -76,7 +73,7 @@ def greedy_rolling(model: GPT, idx: torch.Tensor, n: int):
 def sliding_window_logits(model: GPT, idx: torch.Tensor) -> torch.Tensor:
     """The model on all of idx, each position attending to itself and W - 1 before."""
     N = idx.size(1)
-    wide = GPT(replace(model.config, block_size=N)).eval()
+    wide = ModernGPT(replace(model.config, block_size=N)).eval()
     wide.load_state_dict(
         model.state_dict()
     )  # with RoPE no tensor depends on block_size
@@ -97,17 +94,22 @@ def sliding_window_logits(model: GPT, idx: torch.Tensor) -> torch.Tensor:
 # --- within the context, and generate: the cache changes nothing -------------------
 
 
-def test_forward_cached_matches_the_model_position_by_position():
+def test_the_cached_forward_matches_the_model_position_by_position():
     model, idx = tiny(), prompt(T=W)
     with torch.no_grad():
         expected = model(idx)[0]
         cache = KVCache(len(model.blocks))
-        pieces = [forward_cached(model, idx[:, :3], cache)]
-        pieces += [forward_cached(model, idx[:, t : t + 1], cache) for t in range(3, W)]
+        pieces = [model(idx[:, :3], cache=cache)[0]]
+        pieces += [model(idx[:, t : t + 1], cache=cache)[0] for t in range(3, W)]
     torch.testing.assert_close(torch.cat(pieces, dim=1), expected, rtol=1e-5, atol=1e-5)
-    assert cache.keys[0].shape == (3, 2, W, 4)  # GQA: the cache holds 2 kv heads, not 4
+    assert cache.layers[0].keys.shape == (
+        3,
+        2,
+        W,
+        4,
+    )  # GQA: the cache holds 2 kv heads, not 4
     with pytest.raises(ValueError, match="block_size"):
-        forward_cached(model, idx[:, :1], cache)
+        model(idx[:, :1], cache=cache)
 
 
 @pytest.mark.parametrize("prompt_len", [1, 5, 8, 13])
@@ -158,8 +160,9 @@ def test_a_window_at_later_positions_gives_the_same_logits():
         expected = model(idx)[0]
         for start in (1, 37, 500):
             cache = KVCache(len(model.blocks))
-            cache.dropped = start  # as if `start` positions had rolled out before these
-            got = forward_cached(model, idx, cache)
+            for layer in cache.layers:  # as if `start` positions had rolled out before
+                layer.dropped = start
+            got = model(idx, cache=cache)[0]
             torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -197,10 +200,21 @@ def test_rolling_is_sliding_window_attention_over_the_whole_text():
 
 
 def test_a_learned_position_table_cannot_roll():
-    model = tiny(**dict(norm="layernorm", position="learned", ffn="gelu", bias=True))
+    model = tiny(rotary=False)
     cache = KVCache(len(model.blocks))
     with torch.no_grad():
-        forward_cached(model, prompt(T=W), cache)
+        model(prompt(T=W), cache=cache)
         cache.drop_oldest()
-        with pytest.raises(ValueError, match="only a RoPE model can roll its cache"):
-            forward_cached(model, prompt(T=1), cache)
+        with pytest.raises(ValueError, match="longer than block_size"):
+            model(prompt(T=1), cache=cache)
+
+
+def test_several_new_tokens_after_cached_ones_with_rope_and_grouped_heads():
+    model, idx = tiny(), prompt(T=W)
+    with torch.no_grad():
+        expected = model(idx)[0]
+        cache = KVCache(len(model.blocks))
+        got = torch.cat(
+            [model(idx[:, :3], cache=cache)[0], model(idx[:, 3:], cache=cache)[0]], 1
+        )
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

@@ -10,6 +10,8 @@ A wrong type is a TypeError and a wrong value a ValueError; each message names t
 problem and the fix.
 """
 
+import math
+
 import torch
 
 
@@ -49,6 +51,18 @@ def check_probability(name: str, value: object) -> float:
             f"{name} is a probability in [0, 1), got {value} "
             "(1 would zero every activation)"
         )
+    return float(value)
+
+
+def check_number(name: str, value: object) -> float:
+    """Return value as a float if it is a finite int or float; else a TypeError or a
+    ValueError naming it."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be a number, got {value!r} ({type(value).__name__})"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
     return float(value)
 
 
@@ -129,6 +143,7 @@ __all__ = [
     "check_positive_int",
     "check_count",
     "check_probability",
+    "check_number",
     "check_flag",
     "check_choice",
     "check_width",

@@ -352,8 +352,7 @@ def train(
     draw(batch_size, generator) -> a tuple of tensors. With world_size > 1
     (torch.distributed, the model wrapped in DistributedDataParallel) every process
     draws the same batch and trains on its slice of every tensor in it: the run matches
-    one process step for step (recipe.grad_accum cuts each slice again). Evaluation is
-    in float32.
+    one process step for step (grad_accum cuts each slice again). Evaluation: float32.
     """
     state = state if state is not None else TrainState.start(recipe.seed)
     _check_split(recipe, world_size)

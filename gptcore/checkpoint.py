@@ -1,11 +1,11 @@
+"""Checkpoints: a run's model, vocabulary, optimiser and state in one file, written
+atomically."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/09_training.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/09_training.ipynb 32
-"""Checkpoints: a run's model, vocabulary, optimiser and state in one file, written
-atomically."""
-
 from __future__ import annotations
 
 import pickle

@@ -1,8 +1,3 @@
-# GENERATED FILE, DO NOT EDIT BY HAND.
-# Source: chapters/02_self_attention_head.ipynb (its cells tagged 'export').
-# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
-
-# %% chapters/02_self_attention_head.ipynb 25
 """Input checks that every module shares: one home, and one wording, for each kind of
 mistake.
 
@@ -10,6 +5,11 @@ A wrong type is a TypeError and a wrong value a ValueError; each message names t
 problem and the fix.
 """
 
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/02_self_attention_head.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+# %% chapters/02_self_attention_head.ipynb 25
 import math
 
 import torch

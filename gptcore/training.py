@@ -1,11 +1,11 @@
+"""Training the GPT: the learning-rate schedule, evaluation, one training step, and the
+resumable loop, which minimises any objective (next-token cross-entropy by default)."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/09_training.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/09_training.ipynb 11
-"""Training the GPT: the learning-rate schedule, evaluation, one training step, and the
-resumable loop, which minimises any objective (next-token cross-entropy by default)."""
-
 from __future__ import annotations
 
 import contextlib

@@ -1,11 +1,11 @@
+"""The `gptcore` command: `gptcore train ...` and `gptcore sample ...`
+(also `python -m gptcore ...`)."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/11_command_line.ipynb 43
-"""The `gptcore` command: `gptcore train ...` and `gptcore sample ...`
-(also `python -m gptcore ...`)."""
-
 import importlib
 import sys
 

@@ -1,11 +1,11 @@
+"""`gptcore train`: train a GPT on the plays or on your own text, resumably, on one
+device or several."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/11_command_line.ipynb 4
-"""`gptcore train`: train a GPT on the plays or on your own text, resumably, on one
-device or several."""
-
 from __future__ import annotations
 
 import argparse

@@ -10,9 +10,9 @@ import torch
 from gptcore.data import CharTokenizer, get_batch, load_corpus
 from gptcore.tokens import (
     TokenArray,
-    load_tokens,
     encode_chars,
     file_vocabulary,
+    load_tokens,
     token_dtype,
 )
 

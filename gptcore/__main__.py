@@ -4,7 +4,7 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 44
+# %% chapters/11_command_line.ipynb 45
 import sys
 
 from gptcore.cli import main

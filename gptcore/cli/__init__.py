@@ -5,7 +5,7 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 43
+# %% chapters/11_command_line.ipynb 44
 import importlib
 import sys
 

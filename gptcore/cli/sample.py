@@ -4,7 +4,7 @@
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 32
+# %% chapters/11_command_line.ipynb 33
 from __future__ import annotations
 
 import argparse

@@ -411,3 +411,22 @@ def test_the_train_command_imports_no_later_chapter():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     for later in ("generation", "gpt2", "pretrained", "bpe", "lora", "cli.sample"):
         assert f"'gptcore.{later}'" not in done.stdout, later
+
+
+def test_a_variant_flag_builds_the_variants_config_and_model():
+    from gptcore.checkpoint import model_for, variant_classes
+
+    args = train_command.build_parser().parse_args(
+        ["--preset", "tiny", "--n-kv-head", "1"]
+    )
+    config, _ = train_command.configs_from_args(args, vocab_size=50)
+    variant, variant_model = variant_classes()
+    assert type(config) is variant and type(model_for(config)) is variant_model
+
+
+def test_without_variant_flags_the_model_is_chapter_8s():
+    from gptcore.model import GPT, GPTConfig
+
+    args = train_command.build_parser().parse_args(["--preset", "tiny"])
+    config, _ = train_command.configs_from_args(args, vocab_size=50)
+    assert type(config) is GPTConfig and type(train_command.model_for(config)) is GPT

@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     if not argv or argv[0] not in COMMANDS:
-        given = f"unknown command {argv[0]!r}" if argv else "no command given"
+        problem = f"unknown command {argv[0]!r}" if argv else "no command given"
         choices = " or ".join(COMMANDS)
-        print(f"{USAGE}\ngptcore: error: {given}: choose {choices}", file=sys.stderr)
+        print(f"{USAGE}\ngptcore: error: {problem}: choose {choices}", file=sys.stderr)
         return 2
     module, _ = COMMANDS[argv[0]]
     return importlib.import_module(module).main(argv[1:])

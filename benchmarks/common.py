@@ -44,6 +44,6 @@ def training_step(
     network = model if network is None else network
 
     def step() -> None:
-        train_step(network, optimizer, x, y, recipe.lr, recipe.grad_clip)
+        train_step(network, optimizer, (x, y), recipe.lr, recipe.grad_clip)
 
     return step

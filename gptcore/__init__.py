@@ -1,30 +1,43 @@
+"""gptcore: a GPT built chapter by chapter in the course notebooks."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: the "api" lists in the metadata of chapters/*.ipynb.
 # Edit the notebooks, then run `python scripts/export.py` to regenerate this file.
 
-"""gptcore: a GPT built chapter by chapter in the course notebooks."""
+import importlib
 
-import importlib.metadata
-
-from .data import shakespeare, CharTokenizer, get_batch
-from .attention import MultiHeadAttention
-from .feedforward import FeedForward
-from .layer_norm import LayerNorm
-from .block import Block
-from .model import GPTConfig, GPT
-from .training import default_device, TrainConfig, train
-from .checkpoint import CheckpointError, save_checkpoint, load_checkpoint, load_model
-from .generation import generate, generate_text
-from .gpt2 import gpt2_config, to_huggingface
-from .modern import ModernConfig, ModernGPT
-from .pretrained import load_pretrained, save_pretrained
-from .bpe import BPETokenizer
-from .lora import add_lora, merge_lora
-
-try:
-    __version__ = importlib.metadata.version("gptcore")
-except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
-    __version__ = "0+unknown"
+# Where each public name lives. A name is imported from its module the first
+# time it is used, so `import gptcore` (and the `gptcore` command) loads only
+# the chapters it needs.
+_HOMES = {
+    "shakespeare": "data",
+    "CharTokenizer": "data",
+    "get_batch": "data",
+    "MultiHeadAttention": "attention",
+    "FeedForward": "feedforward",
+    "LayerNorm": "layer_norm",
+    "Block": "block",
+    "GPTConfig": "model",
+    "GPT": "model",
+    "default_device": "training",
+    "TrainConfig": "training",
+    "train": "training",
+    "CheckpointError": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "load_model": "checkpoint",
+    "generate": "generation",
+    "generate_text": "generation",
+    "gpt2_config": "gpt2",
+    "to_huggingface": "gpt2",
+    "ModernConfig": "modern",
+    "ModernGPT": "modern",
+    "load_pretrained": "pretrained",
+    "save_pretrained": "pretrained",
+    "BPETokenizer": "bpe",
+    "add_lora": "lora",
+    "merge_lora": "lora",
+}
 
 __all__ = [
     "__version__",
@@ -56,3 +69,26 @@ __all__ = [
     "add_lora",
     "merge_lora",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A public name, imported from its module on first use (PEP 562)."""
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            value = metadata.version("gptcore")
+        except metadata.PackageNotFoundError:  # a checkout, not installed
+            value = "0+unknown"
+    elif name in _HOMES:
+        module = importlib.import_module(f".{_HOMES[name]}", __name__)
+        value = getattr(module, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, with the public ones not yet imported."""
+    return sorted({*globals(), *__all__})

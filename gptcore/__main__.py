@@ -1,10 +1,10 @@
+"""`python -m gptcore ...`: the same as the `gptcore` command."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 44
-"""`python -m gptcore ...`: the same as the `gptcore` command."""
-
+# %% chapters/11_command_line.ipynb 45
 import sys
 
 from gptcore.cli import main

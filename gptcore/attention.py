@@ -1,11 +1,11 @@
+"""Causal multi-head self-attention: several heads side by side, concatenated, then
+projected."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/03_multi_head_attention.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/03_multi_head_attention.ipynb 8
-"""Causal multi-head self-attention: several heads side by side, concatenated, then
-projected."""
-
 import math
 
 import torch

@@ -1,10 +1,10 @@
+"""The pre-norm block of GPT-2: x + attn(ln1(x)), then x + ffn(ln2(x))."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/06_layer_normalization.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/06_layer_normalization.ipynb 29
-"""The pre-norm block of GPT-2: x + attn(ln1(x)), then x + ffn(ln2(x))."""
-
 import torch
 from torch import nn
 

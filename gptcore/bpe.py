@@ -1,14 +1,14 @@
-# GENERATED FILE, DO NOT EDIT BY HAND.
-# Source: chapters/14_vocabulary_and_scale.ipynb (its cells tagged 'export').
-# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
-
-# %% chapters/14_vocabulary_and_scale.ipynb 6
 """Byte-level byte-pair encoding (BPE): sub-word tokens learned from text, for any text.
 
 The base vocabulary is the 256 byte values, so every string that can be written as
 UTF-8 has a spelling and no token is ever unknown.
 """
 
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/14_vocabulary_and_scale.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+# %% chapters/14_vocabulary_and_scale.ipynb 6
 from __future__ import annotations
 
 import heapq

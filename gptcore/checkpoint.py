@@ -1,16 +1,14 @@
+"""Checkpoints: a run's model, vocabulary, optimiser and state in one file, written
+atomically."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/09_training.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/09_training.ipynb 32
-"""Checkpoints: a run's model, vocabulary, optimiser and state in one file, written
-atomically."""
-
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -19,9 +17,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from gptcore.data import CharTokenizer
+from gptcore.data import CharTokenizer, write_atomically
 from gptcore.model import GPT, GPTConfig
-from gptcore.training import TrainConfig, TrainState
+from gptcore.training import TrainConfig, TrainState, unwrap
 
 if TYPE_CHECKING:  # only for the type hints: chapter 14 defines it
     from gptcore.bpe import BPETokenizer
@@ -71,6 +69,32 @@ def _check_weights(path: Path, weights: dict, model: nn.Module) -> None:
             )
 
 
+def variant_classes() -> tuple[type[GPTConfig], type[GPT]]:
+    """The config and model classes of today's variants (chapter 13), for settings
+    that name them."""
+    return GPTConfig, GPT
+
+
+def config_from_settings(settings: dict) -> GPTConfig:
+    """Chapter 8's GPTConfig, unless the settings change a field that only chapter 13's
+    config has: then that config."""
+    plain = {field.name for field in fields(GPTConfig)}
+    if set(settings) <= plain:
+        return GPTConfig(**settings)
+    variant, _ = variant_classes()
+    defaults = {field.name: field.default for field in fields(variant)}
+    extra = {k: v for k, v in settings.items() if k not in plain}
+    if all(k in defaults and defaults[k] == v for k, v in extra.items()):
+        return GPTConfig(**{k: v for k, v in settings.items() if k in plain})
+    return variant(**settings)
+
+
+def model_for(config: GPTConfig) -> GPT:
+    """A new model of the class the config belongs to: GPT, or chapter 13's."""
+    variant, variant_model = variant_classes()
+    return variant_model(config) if type(config) is variant else GPT(config)
+
+
 def _settings(
     path: Path, kind: type[GPTConfig] | type[TrainConfig], saved: object, key: str
 ) -> GPTConfig | TrainConfig:
@@ -80,14 +104,17 @@ def _settings(
             f"{path}: its {key} is {type(saved).__name__}, not a dict of settings: it "
             "was not written by gptcore's save_checkpoint."
         )
-    unknown = sorted(map(str, set(saved) - {field.name for field in fields(kind)}))
+    known = {field.name for field in fields(kind)}
+    if kind is GPTConfig and not set(saved) <= known:
+        known |= {field.name for field in fields(variant_classes()[0])}
+    unknown = sorted(map(str, set(saved) - known))
     if unknown:
         raise CheckpointError(
             f"{path} was made by a newer gptcore (unknown settings: "
             f"{', '.join(unknown)}): upgrade gptcore."
         )
-    try:
-        return kind(**saved)  # an older file: the later fields take their defaults
+    try:  # an older file: the later fields take their defaults
+        return config_from_settings(saved) if kind is GPTConfig else kind(**saved)
     except (TypeError, ValueError) as error:
         raise CheckpointError(
             f"{path} has an invalid {key}: {error}. Was the file edited? Re-create it "
@@ -113,11 +140,11 @@ def save_checkpoint(
     tokenizer: CharTokenizer | BPETokenizer,
     optimizer: torch.optim.Optimizer | None = None,
     state: TrainState | None = None,
-    train_config: TrainConfig | None = None,
+    recipe: TrainConfig | None = None,
 ) -> Path:
     """Write everything needed to use or resume a run to one file, atomically: a crash
     leaves the old file intact."""
-    core = getattr(model, "module", model)
+    core = unwrap(model)
     checkpoint = {
         "model": core.state_dict(),
         "config": asdict(core.config),
@@ -133,41 +160,20 @@ def save_checkpoint(
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         },
         "history": state.history if state is not None else TrainState().history,
-        "train_config": asdict(train_config) if train_config is not None else None,
+        # the recipe, under the key that files have always used
+        "train_config": asdict(recipe) if recipe is not None else None,
     }
     path = Path(path)
-    # A temporary file in the same folder (so the rename below stays on one file
-    # system), then os.replace, which swaps it in as one atomic step: a reader sees the
-    # old file or the new one, never half of one.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(
-            tmp, 0o644
-        )  # mkstemp makes the file private to its owner; a checkpoint is ordinary data
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(
-                f.fileno()
-            )  # on disk, not just in the operating system's cache, before the swap
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # A temporary file in the same folder, then one os.replace: a reader sees the old
+    # file or the new one, never half of one.
+    write_atomically(path, lambda tmp: torch.save(checkpoint, tmp))
     return path
 
 
 # %% chapters/09_training.ipynb 33
-def load_checkpoint(
-    path: str | Path,
-    model: nn.Module | None = None,
-    tokenizer: CharTokenizer | BPETokenizer | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
-    device: str | torch.device = "cpu",
-) -> dict:
-    """Read a checkpoint safely (weights_only); check that it fits the model and
-    tokenizer given; load their states."""
-    path = Path(path)
+def _read(path: Path, device: str | torch.device) -> object:
+    """What a checkpoint file holds, read safely (weights_only), or a clear error: a
+    folder, no file, not a checkpoint, or unreadable."""
     if path.is_dir():
         found = sorted(str(file) for file in path.glob("*.pt") if file.is_file())
         raise IsADirectoryError(
@@ -181,6 +187,15 @@ def load_checkpoint(
         raise FileNotFoundError(
             f"no checkpoint at {path}: check the path, or train one with `gptcore "
             "train`"
+        )
+    with path.open("rb") as f:
+        start = f.read(4)
+    if start and not start.startswith(
+        (b"PK\x03\x04", b"\x80")
+    ):  # torch.save's zip; a pickle
+        raise CheckpointError(
+            f"{path} is not a checkpoint at all (it begins {start!r}, and torch.save "
+            "writes a zip archive): give the .pt file that `gptcore train` saved"
         )
     try:
         with warnings.catch_warnings():  # torch's aside on a plain pickle's protocol
@@ -205,23 +220,15 @@ def load_checkpoint(
             f"{path} is not a readable checkpoint: {reason}; use another "
             "copy, or re-create it with `gptcore train`."
         ) from error
-    missing = [
-        key
-        for key in _CHECKPOINT_KEYS
-        if not isinstance(checkpoint, dict) or key not in checkpoint
-    ]
-    if missing:
-        raise CheckpointError(
-            f"{path} lacks {', '.join(missing)}: it was not written by gptcore's "
-            "save_checkpoint."
-        )
-    config = _settings(path, GPTConfig, checkpoint["config"], "config")
-    if checkpoint["train_config"] is not None:  # None: saved without a recipe
-        _settings(path, TrainConfig, checkpoint["train_config"], "train_config")
-    saved_tokenizer = checkpoint["tokenizer"]
+    return checkpoint
+
+
+def _check_tokenizer(
+    path: Path, saved_tokenizer: dict, tokenizer: CharTokenizer | BPETokenizer
+) -> None:
+    """A CheckpointError unless the checkpoint's tokenizer is the one given."""
     if (
-        tokenizer is not None
-        and saved_tokenizer != tokenizer.to_dict()
+        saved_tokenizer != tokenizer.to_dict()
         # only two character tokenizers can be compared character by character
         and (saved_tokenizer.get("type"), tokenizer.to_dict()["type"])
         != ("char", "char")
@@ -232,7 +239,7 @@ def load_checkpoint(
             f"{tokenizer.to_dict()['type']}, {tokenizer.vocab_size}): use the text and "
             "tokenizer it was trained with."
         )
-    if tokenizer is not None and saved_tokenizer != tokenizer.to_dict():
+    if saved_tokenizer != tokenizer.to_dict():
         theirs, ours = (
             getattr(tokenizer_from_dict(saved_tokenizer), "vocab", ""),
             getattr(tokenizer, "vocab", ""),
@@ -251,25 +258,59 @@ def load_checkpoint(
             f"{path} was made with another vocabulary ({detail}): use the text it was "
             "trained on."
         )
+
+
+def _check_model(path: Path, config: GPTConfig, model: nn.Module) -> None:
+    """A CheckpointError unless the checkpoint was made for a model built like this
+    one."""
+    ours = asdict(unwrap(model).config)
+    theirs = asdict(config)
+    differences = [
+        f"{k}={theirs.get(k)} in the checkpoint but {v} in the model"
+        for k, v in ours.items()
+        if theirs.get(k) != v
+    ]
+    if differences:
+        raise CheckpointError(
+            f"{path} was made for another model: {'; '.join(differences)}. "
+            "Build the model from the checkpoint (load_model), or train a new one."
+        )
+
+
+def load_checkpoint(
+    path: str | Path,
+    model: nn.Module | None = None,
+    tokenizer: CharTokenizer | BPETokenizer | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Read a checkpoint safely (weights_only); check that it fits the model and
+    tokenizer given; load their states."""
+    path = Path(path)
+    checkpoint = _read(path, device)
+    missing = [
+        key
+        for key in _CHECKPOINT_KEYS
+        if not isinstance(checkpoint, dict) or key not in checkpoint
+    ]
+    if missing:
+        raise CheckpointError(
+            f"{path} lacks {', '.join(missing)}: it was not written by gptcore's "
+            "save_checkpoint."
+        )
+    config = _settings(path, GPTConfig, checkpoint["config"], "config")
+    if checkpoint["train_config"] is not None:  # None: saved without a recipe
+        _settings(path, TrainConfig, checkpoint["train_config"], "train_config")
+    if tokenizer is not None:
+        _check_tokenizer(path, checkpoint["tokenizer"], tokenizer)
     if model is not None:
-        ours = asdict(getattr(model, "module", model).config)
-        theirs = asdict(config)
-        differences = [
-            f"{k}={theirs.get(k)} in the checkpoint but {v} in the model"
-            for k, v in ours.items()
-            if theirs.get(k) != v
-        ]
-        if differences:
-            raise CheckpointError(
-                f"{path} was made for another model: {'; '.join(differences)}. "
-                "Build the model from the checkpoint (load_model), or train a new one."
-            )
+        _check_model(path, config, model)
     if optimizer is not None and checkpoint["optimizer"] is None:
         raise CheckpointError(
             f"{path} holds no optimizer state, so its training cannot be resumed."
         )
     if model is not None:
-        core = getattr(model, "module", model)
+        core = unwrap(model)
         _check_weights(path, checkpoint["model"], core)
         core.load_state_dict(checkpoint["model"])
     if optimizer is not None:
@@ -306,7 +347,7 @@ def load_model(
     """The trained model (in eval mode, on `device`) and its tokenizer, from a
     checkpoint file."""
     checkpoint = load_checkpoint(path, device=device)
-    model = GPT(_settings(Path(path), GPTConfig, checkpoint["config"], "config"))
+    model = model_for(_settings(Path(path), GPTConfig, checkpoint["config"], "config"))
     _check_weights(Path(path), checkpoint["model"], model)
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), tokenizer_from_dict(checkpoint["tokenizer"])
@@ -316,6 +357,9 @@ def load_model(
 __all__ = [
     "CheckpointError",
     "tokenizer_from_dict",
+    "variant_classes",
+    "config_from_settings",
+    "model_for",
     "save_checkpoint",
     "load_checkpoint",
     "resume_state",

@@ -1,14 +1,16 @@
-# GENERATED FILE, DO NOT EDIT BY HAND.
-# Source: chapters/02_self_attention_head.ipynb (its cells tagged 'export').
-# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
-
-# %% chapters/02_self_attention_head.ipynb 25
 """Input checks that every module shares: one home, and one wording, for each kind of
 mistake.
 
 A wrong type is a TypeError and a wrong value a ValueError; each message names the
 problem and the fix.
 """
+
+# GENERATED FILE, DO NOT EDIT BY HAND.
+# Source: chapters/02_self_attention_head.ipynb (its cells tagged 'export').
+# Edit the notebook, then run `python scripts/export.py` to regenerate this file.
+
+# %% chapters/02_self_attention_head.ipynb 25
+import math
 
 import torch
 
@@ -49,6 +51,18 @@ def check_probability(name: str, value: object) -> float:
             f"{name} is a probability in [0, 1), got {value} "
             "(1 would zero every activation)"
         )
+    return float(value)
+
+
+def check_number(name: str, value: object) -> float:
+    """Return value as a float if it is a finite int or float; else a TypeError or a
+    ValueError naming it."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be a number, got {value!r} ({type(value).__name__})"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
     return float(value)
 
 
@@ -129,6 +143,7 @@ __all__ = [
     "check_positive_int",
     "check_count",
     "check_probability",
+    "check_number",
     "check_flag",
     "check_choice",
     "check_width",

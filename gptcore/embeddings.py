@@ -1,10 +1,10 @@
+"""Where a token is: a learned position table added to the token embedding."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/07_position_embeddings.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/07_position_embeddings.ipynb 18
-"""Where a token is: a learned position table added to the token embedding."""
-
 import torch
 from torch import nn
 

@@ -1,10 +1,10 @@
+"""The per-token feed-forward network, the block's 'think' step."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/04_transformer_block.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/04_transformer_block.ipynb 11
-"""The per-token feed-forward network, the block's 'think' step."""
-
 import torch
 from torch import nn
 

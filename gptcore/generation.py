@@ -1,12 +1,12 @@
+"""Generating text with a GPT: sampling with temperature and top-k, greedy decoding, and
+a key-value cache.
+"""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/10_generation.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/10_generation.ipynb 29
-"""Generating text with a GPT: sampling with temperature and top-k, greedy decoding, and
-a key-value cache.
-"""
-
 import math
 
 import torch

@@ -1,12 +1,12 @@
+"""GPT-2's published sizes as gptcore configurations, and a bridge to Hugging Face
+transformers' GPT-2.
+"""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/12_every_llm.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/12_every_llm.ipynb 4
-"""GPT-2's published sizes as gptcore configurations, and a bridge to Hugging Face
-transformers' GPT-2.
-"""
-
 from typing import TYPE_CHECKING
 
 import torch

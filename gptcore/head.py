@@ -1,11 +1,11 @@
+"""One causal self-attention head: each position takes a learned, data-dependent average
+of its past."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/02_self_attention_head.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/02_self_attention_head.ipynb 26
-"""One causal self-attention head: each position takes a learned, data-dependent average
-of its past."""
-
 import math
 
 import torch

@@ -1,11 +1,11 @@
+"""Layer normalisation: every token's vector scaled to mean 0 and variance 1, then
+gained and shifted."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/06_layer_normalization.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/06_layer_normalization.ipynb 22
-"""Layer normalisation: every token's vector scaled to mean 0 and variance 1, then
-gained and shifted."""
-
 import torch
 import torch.nn.functional as F
 from torch import nn

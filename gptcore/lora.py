@@ -1,11 +1,11 @@
+"""LoRA (Hu et al., 2021): fine-tune a frozen model through low-rank updates of its
+linear layers."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/15_fine_tuning.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/15_fine_tuning.ipynb 6
-"""LoRA (Hu et al., 2021): fine-tune a frozen model through low-rank updates of its
-linear layers."""
-
 from __future__ import annotations
 
 import math

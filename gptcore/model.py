@@ -1,11 +1,11 @@
+"""The full GPT: embeddings, a stack of blocks, a final layer norm and a linear layer to
+the vocabulary."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/08_gpt_model.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/08_gpt_model.ipynb 4
-"""The full GPT: embeddings, a stack of blocks, a final layer norm and a linear layer to
-the vocabulary."""
-
 from __future__ import annotations
 
 import math

@@ -1,11 +1,11 @@
+"""Today's named changes to chapter 8's GPT (Llama, Mistral, Qwen2): each new part a
+subclass or a sibling of the part it replaces, and a GPT that swaps them in."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/13_todays_models.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/13_todays_models.ipynb 5
-"""Today's named changes to chapter 8's GPT (Llama, Mistral, Qwen2): each new part a
-subclass or a sibling of the part it replaces, and a GPT that swaps them in."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass

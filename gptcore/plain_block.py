@@ -1,11 +1,11 @@
+"""The plain transformer block: attention (talk), then the feed-forward network
+(think)."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/04_transformer_block.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/04_transformer_block.ipynb 30
-"""The plain transformer block: attention (talk), then the feed-forward network
-(think)."""
-
 import torch
 from torch import nn
 

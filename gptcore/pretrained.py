@@ -1,10 +1,10 @@
+"""Real checkpoints: Hugging Face folders (config.json + safetensors), in and out."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/13_todays_models.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/13_todays_models.ipynb 29
-"""Real checkpoints: Hugging Face folders (config.json + safetensors), in and out."""
-
 from __future__ import annotations
 
 import json

@@ -1,11 +1,11 @@
+"""The residual block: attention and feed-forward, each added to its input (He et al.'s
+x + f(x))."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/05_residual_connections.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/05_residual_connections.ipynb 11
-"""The residual block: attention and feed-forward, each added to its input (He et al.'s
-x + f(x))."""
-
 import torch
 from torch import nn
 

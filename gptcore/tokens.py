@@ -1,18 +1,16 @@
+"""Token ids on disk: a corpus encoded once into a memory-mapped array, reused by every
+later run, and read a batch at a time."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/11_command_line.ipynb 11
-"""Token ids on disk: a corpus encoded once into a memory-mapped array, reused by every
-later run, and read a batch at a time."""
-
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +21,13 @@ import gptcore.data
 from gptcore.checkpoint import tokenizer_from_dict
 from gptcore.data import (
     CharTokenizer,
-    _sha256,
-    _split_fraction,
+    cache_folder,
+    check_writable,
+    file_sha256,
     load_corpus,
     play_files,
+    split_fraction,
+    write_atomically,
 )
 
 if TYPE_CHECKING:  # only for the type hints: chapter 14 defines it
@@ -114,38 +115,12 @@ def file_vocabulary(path: Path) -> tuple[str, int]:
     return "".join(map(chr, np.flatnonzero(seen))), length
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(a temporary path), then swap the file in: a reader never sees half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def token_cache(cache_dir: str | Path | None = None) -> Path:
-    """The folder of cached token ids, made if need be: in cache_dir, else
-    $GPTCORE_CACHE, else ~/.cache/gptcore."""
-    cache = cache_dir or os.environ.get("GPTCORE_CACHE") or "~/.cache/gptcore"
-    folder = Path(cache).expanduser() / "tokens"
-    _check_writable(folder, "the token cache", "point GPTCORE_CACHE at another folder")
+def token_cache_folder(cache_dir: str | Path | None = None) -> Path:
+    """The folder of cached token ids, `tokens` in cache_folder(cache_dir), made if need
+    be."""
+    folder = cache_folder(cache_dir) / "tokens"
+    check_writable(folder, "the token cache", "point GPTCORE_CACHE at another folder")
     return folder
-
-
-def _check_writable(folder: Path, what: str, fix: str) -> None:
-    """Fail now, not after an hour's work, if `folder` cannot be written."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise ValueError(
-            f"cannot write to {what} {folder} ({error.strerror}): {fix}"
-        ) from None
 
 
 def corpus_sha256(corpus: str, cache: Path) -> str:
@@ -166,12 +141,12 @@ def corpus_sha256(corpus: str, cache: Path) -> str:
         known = {}
     key = f"{path}:{stat.st_size}:{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"
     if key not in known:
-        known[key] = _sha256(path)
-        _write_atomically(index, lambda tmp: tmp.write_text(json.dumps(known)))
+        known[key] = file_sha256(path)
+        write_atomically(index, lambda tmp: tmp.write_text(json.dumps(known)))
     return known[key]
 
 
-def _corpus_id(corpus: str, sha256: str | None, folder: Path) -> str | None:
+def corpus_id(corpus: str, sha256: str | None, folder: Path) -> str | None:
     """The SHA-256 that names a corpus: its file's (or the plays'), else the one given
     with a URL; None for a missing file or a URL given without one."""
     if corpus == "plays" or Path(corpus).is_file():
@@ -196,7 +171,50 @@ def _encode_file(
     return tokenizer, length
 
 
-def cached_tokens(
+def _write_entry(
+    corpus: str,
+    tokenizer: CharTokenizer | BPETokenizer | None,
+    sha256: str | None,
+    val_fraction: float | None,
+    bpe_vocab_size: int | None,
+    ids_path: Path,
+) -> dict:
+    """Encode the corpus into ids_path (atomically); its description: the tokenizer,
+    the dtype, and how many of the ids are for training."""
+    meta: dict = {}
+    fraction = split_fraction(corpus, val_fraction)
+
+    def write_ids(tmp: Path) -> None:
+        nonlocal tokenizer
+        streamed = corpus != "plays" and Path(corpus).is_file() and not bpe_vocab_size
+        if streamed and (tokenizer is None or isinstance(tokenizer, CharTokenizer)):
+            # a text file, into characters: streamed, whatever its size
+            tokenizer, length = _encode_file(Path(corpus), tokenizer, tmp)
+            meta["train_tokens"], meta["tokens"] = int(length * (1 - fraction)), length
+            return
+        train_text, val_text = load_corpus(corpus, sha256, val_fraction)
+        if tokenizer is None and bpe_vocab_size:
+            from gptcore.bpe import BPETokenizer  # chapter 14's, only when asked
+
+            tokenizer = BPETokenizer.train(train_text, bpe_vocab_size)
+        elif tokenizer is None:
+            tokenizer = CharTokenizer.from_text(train_text + val_text)
+        parts = [_encode_text(text, tokenizer) for text in (train_text, val_text)]
+        parts[0].tofile(tmp)
+        with tmp.open("ab") as f:
+            parts[1].tofile(f)
+        meta["train_tokens"], meta["tokens"] = (
+            len(parts[0]),
+            len(parts[0]) + len(parts[1]),
+        )
+
+    write_atomically(ids_path, write_ids)
+    meta["dtype"] = str(token_dtype(tokenizer.vocab_size))
+    meta["tokenizer"] = tokenizer.to_dict()
+    return meta
+
+
+def load_tokens(
     corpus: str,
     tokenizer: CharTokenizer | BPETokenizer | None = None,
     sha256: str | None = None,
@@ -211,10 +229,10 @@ def cached_tokens(
     The corpus is load_corpus's: 'plays', a text file or a URL. Without a `tokenizer`,
     one is built: characters, or with `bpe_vocab_size` a byte-level BPE (chapter 14).
     """
-    fraction = _split_fraction(corpus, val_fraction)  # its errors, before any work
-    folder = token_cache(cache_dir)
+    fraction = split_fraction(corpus, val_fraction)  # its errors, before any work
+    folder = token_cache_folder(cache_dir)
     local = corpus == "plays" or Path(corpus).is_file()
-    digest = _corpus_id(corpus, sha256, folder)
+    digest = corpus_id(corpus, sha256, folder)
     if sha256 and local and corpus != "plays" and digest != sha256:
         raise ValueError(
             f"checksum mismatch for {corpus}: expected sha256 {sha256}, got {digest}; "
@@ -229,38 +247,10 @@ def cached_tokens(
     name = f"{_FORMAT}-{digest}-{kind[:16]}-{fraction}"
     meta_path, ids_path = folder / f"{name}.json", folder / f"{name}.ids"
     if _read_entry(meta_path, ids_path) is None:  # missing, or damaged: (re)written
-        meta: dict = {}
-
-        def write_ids(tmp: Path) -> None:
-            nonlocal tokenizer
-            if (
-                corpus != "plays"
-                and local
-                and not bpe_vocab_size
-                and (tokenizer is None or isinstance(tokenizer, CharTokenizer))
-            ):  # a text file, into characters: streamed, whatever its size
-                tokenizer, length = _encode_file(Path(corpus), tokenizer, tmp)
-                meta["train_tokens"] = int(length * (1 - fraction))
-                meta["tokens"] = length
-                return
-            train_text, val_text = load_corpus(corpus, sha256, val_fraction)
-            if tokenizer is None and bpe_vocab_size:
-                from gptcore.bpe import BPETokenizer  # chapter 14's, only when asked
-
-                tokenizer = BPETokenizer.train(train_text, bpe_vocab_size)
-            elif tokenizer is None:
-                tokenizer = CharTokenizer.from_text(train_text + val_text)
-            parts = [_encode_text(text, tokenizer) for text in (train_text, val_text)]
-            parts[0].tofile(tmp)
-            with tmp.open("ab") as f:
-                parts[1].tofile(f)
-            meta["train_tokens"] = len(parts[0])
-            meta["tokens"] = len(parts[0]) + len(parts[1])
-
-        _write_atomically(ids_path, write_ids)
-        meta["dtype"] = str(token_dtype(tokenizer.vocab_size))
-        meta["tokenizer"] = tokenizer.to_dict()
-        _write_atomically(meta_path, lambda tmp: tmp.write_text(json.dumps(meta)))
+        meta = _write_entry(
+            corpus, tokenizer, sha256, val_fraction, bpe_vocab_size, ids_path
+        )
+        write_atomically(meta_path, lambda tmp: tmp.write_text(json.dumps(meta)))
     meta = _read_entry(meta_path, ids_path)
     if meta is None:
         raise OSError(f"the token cache {folder} changed while it was read: run again")
@@ -295,7 +285,8 @@ __all__ = [
     "lookup_table",
     "encode_chars",
     "file_vocabulary",
-    "token_cache",
+    "token_cache_folder",
     "corpus_sha256",
-    "cached_tokens",
+    "corpus_id",
+    "load_tokens",
 ]

@@ -1,11 +1,11 @@
+"""Training the GPT: the learning-rate schedule, evaluation, one training step, and the
+resumable loop, which minimises any objective (next-token cross-entropy by default)."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/09_training.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/09_training.ipynb 11
-"""Training the GPT: the learning-rate schedule, evaluation, one training step, and the
-resumable loop."""
-
 from __future__ import annotations
 
 import contextlib
@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from gptcore.checks import check_positive_int
+from gptcore.checks import check_number, check_positive_int
 from gptcore.data import get_batch
 from gptcore.model import GPTConfig
 
@@ -31,6 +31,11 @@ def default_device() -> str:
     if torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model itself: DistributedDataParallel wraps it and keeps it as `.module`."""
+    return getattr(model, "module", model)
 
 
 def resolve_device(device: str) -> str:
@@ -99,13 +104,7 @@ class TrainConfig:
                 "make batch_size a multiple of grad_accum"
             )
         for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"TrainConfig.{name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(
-                    f"TrainConfig.{name} must be a finite number, got {value}"
-                )
+            check_number(f"TrainConfig.{name}", getattr(self, name))
         if not 0 <= self.warmup_steps <= self.steps:
             raise ValueError(
                 f"warmup_steps={self.warmup_steps} must be between 0 and "
@@ -123,59 +122,84 @@ class TrainConfig:
             )
 
 
-def lr_at(step: int, config: TrainConfig) -> float:
-    """The learning rate at a step (counted from 0): linear warm-up to config.lr, then
+def lr_at(step: int, recipe: TrainConfig) -> float:
+    """The learning rate at a step (counted from 0): linear warm-up to recipe.lr, then
     cosine decay to min_lr."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
+    if step < recipe.warmup_steps:
+        return recipe.lr * (step + 1) / recipe.warmup_steps
     progress = min(
-        1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        1.0, (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
     )
-    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (
+    return recipe.min_lr + 0.5 * (recipe.lr - recipe.min_lr) * (
         1.0 + math.cos(math.pi * progress)
     )
 
 
 # %% chapters/09_training.ipynb 16
+# A batch is a tuple of tensors; an objective maps (model, batch) to the loss to
+# minimise.
+Batch = tuple[torch.Tensor, ...]
+Objective = Callable[[nn.Module, Batch], torch.Tensor]
+
+
+def next_token_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """The default objective: the model's own loss, the cross-entropy of each window's
+    next tokens (chapter 8)."""
+    x, y = batch
+    _, loss = model(x, y)
+    return loss
+
+
+def windows(data: torch.Tensor, block_size: int) -> Callable[..., Batch]:
+    """A source of batches: draw(batch_size, generator) gives get_batch's random windows
+    (x, y) of the token ids `data`."""
+
+    def draw(batch_size: int, generator: torch.Generator) -> Batch:
+        return get_batch(data, batch_size, block_size, generator=generator)
+
+    return draw
+
+
 @torch.no_grad()
 def estimate_loss(
     model: nn.Module,
-    data: torch.Tensor,
-    block_size: int,
+    data: torch.Tensor | Callable[..., Batch],
+    block_size: int | None = None,
     batch_size: int = 32,
     batches: int = 20,
     seed: int = 1234,
     device: str | torch.device = "cpu",
+    *,
+    objective: Objective = next_token_loss,
 ) -> float:
-    """Mean loss over the same `batches` batches on every call (a seeded generator), in
-    eval mode, no gradients."""
+    """Mean objective over the same `batches` batches on every call (a seeded
+    generator), in eval mode, no gradients; `data` is token ids (windows of
+    `block_size`) or a source of batches."""
+    draw = data if callable(data) else windows(data, block_size)
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     total = 0.0
     for _ in range(batches):
-        x, y = get_batch(
-            data, batch_size, block_size, generator=generator, device=device
-        )
-        _, loss = model(x, y)
-        total += loss.item()
+        batch = tuple(t.to(device) for t in draw(batch_size, generator))
+        total += objective(model, batch).item()
     model.train(was_training)
     return total / batches
 
 
 # %% chapters/09_training.ipynb 19
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, recipe: TrainConfig) -> torch.optim.AdamW:
     """AdamW; weight decay shrinks the matrices only, never the biases or the layer
     norms' gains."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {
             "params": [p for p in params if p.dim() >= 2],
-            "weight_decay": config.weight_decay,
+            "weight_decay": recipe.weight_decay,
         },
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
+    return torch.optim.AdamW(groups, lr=recipe.lr, betas=(0.9, 0.99))
 
 
 def _new_history() -> dict[str, list]:
@@ -210,36 +234,37 @@ class TrainState:
 def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    batch: Batch,
     lr: float,
     grad_clip: float = 1.0,
     *,
+    objective: Objective = next_token_loss,
     grad_accum: int = 1,
     dtype: str = "float32",
     scaler: torch.amp.GradScaler | None = None,
 ) -> torch.Tensor:
     """One update: set the learning rate; forward and backward over `grad_accum` slices
-    of the batch; clip; step; return the loss."""
-    if len(x) % grad_accum:
+    of every tensor of the batch; clip; step; return the loss."""
+    if len(batch[0]) % grad_accum:
         raise ValueError(
-            f"a batch of {len(x)} cannot be cut into {grad_accum} equal micro-batches"
+            f"a batch of {len(batch[0])} cannot be cut into {grad_accum} equal "
+            "micro-batches"
         )
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.zero_grad(set_to_none=True)
-    total = torch.zeros((), device=x.device)
-    for i, (xs, ys) in enumerate(zip(x.chunk(grad_accum), y.chunk(grad_accum))):
+    device = batch[0].device
+    total = torch.zeros((), device=device)
+    slices = zip(*(t.chunk(grad_accum) for t in batch))
+    for i, micro in enumerate(slices):
         # With DistributedDataParallel, backward() also averages the gradients of all
         # processes; no_sync() skips that on every micro-batch but the last, whose
         # backward averages the sum so far.
         last = i == grad_accum - 1
         apart = model.no_sync() if hasattr(model, "no_sync") and not last else None
         with apart or contextlib.nullcontext():
-            with torch.autocast(
-                x.device.type, DTYPES[dtype], enabled=dtype != "float32"
-            ):
-                _, loss = model(xs, ys)
+            with torch.autocast(device.type, DTYPES[dtype], enabled=dtype != "float32"):
+                loss = objective(model, micro)
             # equal slices: the mean of their means is the whole batch's mean loss
             loss = loss / grad_accum
             (scaler.scale(loss) if scaler is not None else loss).backward()
@@ -256,14 +281,63 @@ def train_step(
     return total
 
 
+def _source(data: torch.Tensor | Callable[..., Batch], model: nn.Module) -> Callable:
+    """A source of batches as given, or windows of the model's context from token
+    ids."""
+    return data if callable(data) else windows(data, unwrap(model).config.block_size)
+
+
+def _evaluate(model, train_draw, val_draw, recipe, state, objective, device) -> None:
+    """Record the training and validation objective at this step, as estimate_loss
+    measures them (in float32)."""
+    measure = dict(
+        batch_size=recipe.batch_size,
+        batches=recipe.eval_batches,
+        device=device,
+        objective=objective,
+    )
+    history = state.history
+    history["eval_step"].append(state.step)
+    history["train_loss"].append(estimate_loss(unwrap(model), train_draw, **measure))
+    history["val_loss"].append(estimate_loss(unwrap(model), val_draw, **measure))
+
+
+def _check_split(recipe: TrainConfig, world_size: int) -> None:
+    """A ValueError unless each process gets an equal share of the batch, cut into
+    equal micro-batches."""
+    if recipe.batch_size % (world_size * recipe.grad_accum):
+        raise ValueError(
+            f"batch_size={recipe.batch_size} cannot be split among {world_size} "
+            f"processes of {recipe.grad_accum} equal micro-batches each: choose a "
+            f"multiple of {world_size * recipe.grad_accum}."
+        )
+
+
+def _progress_bar(state: TrainState, recipe: TrainConfig, until, show: bool) -> tqdm:
+    """The steps still to take, as a progress bar (silent unless `show`)."""
+    # At most one redraw a second: plenty for a person, and few messages for a notebook.
+    # A test runner that collects a cell's output only when the cell ends keeps about
+    # 1000 messages (ZeroMQ's buffer), and a bar redrawn ten times a second would
+    # overflow it in under two minutes.
+    return tqdm(
+        range(state.step, min(recipe.steps, until or recipe.steps)),
+        initial=state.step,
+        total=recipe.steps,
+        desc="training",
+        mininterval=1.0,
+        disable=not show,
+    )
+
+
 def train(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    train_data: torch.Tensor,
-    val_data: torch.Tensor,
-    config: TrainConfig,
+    train_data: torch.Tensor | Callable[..., Batch],
+    val_data: torch.Tensor | Callable[..., Batch],
+    recipe: TrainConfig,
     state: TrainState | None = None,
     *,
+    objective: Objective = next_token_loss,
     device: str | torch.device = "cpu",
     until: int | None = None,
     progress: bool = True,
@@ -271,88 +345,45 @@ def train(
     rank: int = 0,
     world_size: int = 1,
 ) -> TrainState:
-    """Train from state.step to config.steps (or to step `until`); return the state.
+    """Minimise `objective` from state.step to recipe.steps (or to step `until`); return
+    the state, which holds the history: pass it back in (or resume_state's) to go on.
 
-    The state holds the history. Pass it back in (or one from resume_state) to carry on
-    from where the run stopped.
-
-    With world_size > 1 (torch.distributed, the model wrapped in
-    DistributedDataParallel) every process draws the same batch and trains on its own
-    slice of it, so the run matches one process step for step; config.grad_accum cuts
-    each process's slice into micro-batches, with the same result. Evaluation is always
-    in float32, whatever config.dtype.
+    The data are token ids (windows of the model's context) or sources of batches,
+    draw(batch_size, generator) -> a tuple of tensors. With world_size > 1
+    (torch.distributed, the model wrapped in DistributedDataParallel) every process
+    draws the same batch and trains on its slice of every tensor in it: the run matches
+    one process step for step (grad_accum cuts each slice again). Evaluation: float32.
     """
-    state = state if state is not None else TrainState.start(config.seed)
-    if config.batch_size % (world_size * config.grad_accum):
-        raise ValueError(
-            f"batch_size={config.batch_size} cannot be split among {world_size} "
-            f"processes of {config.grad_accum} equal micro-batches each: choose a "
-            f"multiple of {world_size * config.grad_accum}."
-        )
-    core = getattr(
-        model, "module", model
-    )  # the GPT itself, when wrapped in DistributedDataParallel
-    block_size, share = core.config.block_size, config.batch_size // world_size
+    state = state if state is not None else TrainState.start(recipe.seed)
+    _check_split(recipe, world_size)
+    train_draw, val_draw = _source(train_data, model), _source(val_data, model)
+    share = recipe.batch_size // world_size
     mine = slice(rank * share, (rank + 1) * share)
-    history = state.history
     # float16's narrow range needs the loss scaled up before backward (and the gradient
     # back down before the step), or small gradients round to zero; bfloat16 does not.
-    scaler = (
-        torch.amp.GradScaler(torch.device(device).type)
-        if config.dtype == "float16"
-        else None
-    )
+    scaler = None
+    if recipe.dtype == "float16":
+        scaler = torch.amp.GradScaler(torch.device(device).type)
     model.train()
-    # At most one redraw a second: plenty for a person, and few messages for a notebook.
-    # A test runner that collects a cell's output only when the cell ends keeps about
-    # 1000 messages (ZeroMQ's buffer), and a bar redrawn ten times a second would
-    # overflow it in under two minutes.
-    bar = tqdm(
-        range(state.step, min(config.steps, until or config.steps)),
-        initial=state.step,
-        total=config.steps,
-        desc="training",
-        mininterval=1.0,
-        disable=not progress or rank != 0,
-    )
+    bar = _progress_bar(state, recipe, until, progress and rank == 0)
     for step in bar:
-        lr = lr_at(step, config)
-        x, y = get_batch(
-            train_data, config.batch_size, block_size, generator=state.generator
-        )
-        loss = train_step(
-            model,
-            optimizer,
-            x[mine].to(device),
-            y[mine].to(device),
-            lr,
-            config.grad_clip,
-            grad_accum=config.grad_accum,
-            dtype=config.dtype,
-            scaler=scaler,
-        )
-        if (
-            world_size > 1
-        ):  # log the whole batch's loss: the mean of the processes' losses
+        lr = lr_at(step, recipe)
+        batch = train_draw(recipe.batch_size, state.generator)
+        batch = tuple(t[mine].to(device) for t in batch)
+        options = dict(grad_accum=recipe.grad_accum, dtype=recipe.dtype, scaler=scaler)
+        options["objective"] = objective
+        loss = train_step(model, optimizer, batch, lr, recipe.grad_clip, **options)
+        if world_size > 1:  # log the whole batch's loss: the mean of the processes'
             dist.all_reduce(loss)
             loss /= world_size
         state.step = step + 1
-        history["step"].append(state.step)
-        history["loss"].append(loss.item())
-        history["lr"].append(lr)
-        if state.step % config.eval_interval == 0 or state.step == config.steps:
-            measure = dict(
-                block_size=block_size,
-                batch_size=config.batch_size,
-                batches=config.eval_batches,
-                device=device,
-            )
-            history["eval_step"].append(state.step)
-            history["train_loss"].append(estimate_loss(core, train_data, **measure))
-            history["val_loss"].append(estimate_loss(core, val_data, **measure))
+        for key, value in (("step", state.step), ("loss", loss.item()), ("lr", lr)):
+            state.history[key].append(value)
+        if state.step % recipe.eval_interval == 0 or state.step == recipe.steps:
+            _evaluate(model, train_draw, val_draw, recipe, state, objective, device)
+            h = state.history
             bar.set_postfix(
-                train=f"{history['train_loss'][-1]:.3f}",
-                val=f"{history['val_loss'][-1]:.3f}",
+                train=f"{h['train_loss'][-1]:.3f}", val=f"{h['val_loss'][-1]:.3f}"
             )
             if on_eval is not None:
                 on_eval(state)
@@ -417,10 +448,15 @@ def preset_configs(
 # The public names above, computed by scripts/export.py.
 __all__ = [
     "default_device",
+    "unwrap",
     "resolve_device",
     "DTYPES",
     "TrainConfig",
     "lr_at",
+    "Batch",
+    "Objective",
+    "next_token_loss",
+    "windows",
     "estimate_loss",
     "make_optimizer",
     "TrainState",

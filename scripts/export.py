@@ -14,7 +14,11 @@ prose behind any function. A module's ``__all__`` is computed here from its publ
 (those defined at its top level without a leading underscore); the cells never write it.
 
 ``gptcore/__init__.py`` re-exports the small public API: the names listed in each
-notebook's metadata ``"gptcore": {"api": [...]}``, plus ``__version__``.
+notebook's metadata ``"gptcore": {"api": [...]}``, plus ``__version__``, each imported
+from its module on first use (so that ``import gptcore`` stays cheap).
+
+Every generated file opens with its module docstring (the first exported cell's), then
+the "generated, do not edit" notice.
 
 Usage:
     python scripts/export.py            # regenerate every module from chapters/
@@ -46,6 +50,23 @@ INIT_HEADER = (
     "to regenerate this file.\n"
 )
 INIT_DOC = '"""gptcore: a GPT built chapter by chapter in the course notebooks."""'
+
+
+def split_docstring(code: str) -> tuple[str, str]:
+    """A cell's opening module docstring (with the blank lines after it) and the rest;
+    ('', code) when it opens with none."""
+    body = ast.parse(code).body
+    first = body[0] if body else None
+    if not (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return "", code
+    lines = code.splitlines(keepends=True)
+    return "".join(lines[: first.end_lineno]).rstrip("\n"), "".join(
+        lines[first.end_lineno :]
+    ).lstrip("\n")
 
 
 def cell_module(cell: dict, default: str | None, path: Path) -> str | None:
@@ -103,10 +124,13 @@ def render_modules(path: Path) -> dict[str, str]:
             cells.setdefault(module, []).append(f"# %% {source} {index}\n{code}")
     modules = {}
     for module, parts in cells.items():
-        body = "\n\n\n".join(parts) + "\n"
+        marker, first = parts[0].split("\n", 1)
+        docstring, first = split_docstring(first)
+        body = "\n\n\n".join([f"{marker}\n{first}", *parts[1:]]) + "\n"
         names = public_names(body, f"{source} (gptcore/{module_path(module)})")
         modules[module] = (
-            HEADER.format(source=source)
+            (docstring + "\n\n" if docstring else "")
+            + HEADER.format(source=source)
             + "\n"
             + body
             + "\n\n# The public names above, computed by scripts/export.py.\n"
@@ -190,27 +214,42 @@ def render_package() -> dict[str, str]:
         raise SystemExit(
             f"the api names {clashes} are also module names: rename one of each pair."
         )
+    homes = "".join(f'    "{name}": "{module}",\n' for module, name in api)
     lines = [
-        INIT_DOC,
+        "import importlib",
         "",
-        "import importlib.metadata",
-        "",
-    ]
-    for module in dict.fromkeys(m for m, _ in api):
-        chosen = [n for m, n in api if m == module]
-        lines.append(import_line(module, chosen))
-    lines += [
-        "",
-        "try:",
-        '    __version__ = importlib.metadata.version("gptcore")',
-        "except importlib.metadata.PackageNotFoundError:  "
-        "# run from a checkout, not installed",
-        '    __version__ = "0+unknown"',
+        "# Where each public name lives. A name is imported from its module the first",
+        "# time it is used, so `import gptcore` (and the `gptcore` command) loads only",
+        "# the chapters it needs.",
+        "_HOMES = {\n" + homes + "}",
         "",
         "__all__ = " + python_list(["__version__", *names]),
         "",
+        "",
+        "def __getattr__(name: str) -> object:",
+        '    """A public name, imported from its module on first use (PEP 562)."""',
+        '    if name == "__version__":',
+        "        from importlib import metadata",
+        "",
+        "        try:",
+        '            value = metadata.version("gptcore")',
+        "        except metadata.PackageNotFoundError:  # a checkout, not installed",
+        '            value = "0+unknown"',
+        "    elif name in _HOMES:",
+        '        module = importlib.import_module(f".{_HOMES[name]}", __name__)',
+        "        value = getattr(module, name)",
+        "    else:",
+        '        raise AttributeError(f"module {__name__!r} has no {name!r}")',
+        "    globals()[name] = value",
+        "    return value",
+        "",
+        "",
+        "def __dir__() -> list[str]:",
+        '    """The module\'s names, with the public ones not yet imported."""',
+        "    return sorted({*globals(), *__all__})",
+        "",
     ]
-    files["__init__.py"] = INIT_HEADER + "\n" + "\n".join(lines)
+    files["__init__.py"] = INIT_DOC + "\n\n" + INIT_HEADER + "\n" + "\n".join(lines)
     return files
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import gptcore.cli
 from gptcore.checkpoint import load_checkpoint, load_model
 from gptcore.cli import train as train_command
 from gptcore.data import load_plays
@@ -315,3 +316,117 @@ def test_a_checkpoint_without_its_recipe_cannot_be_resumed(corpus, tmp_path, cap
     assert "holds no training recipe" in error(
         tiny(corpus, "--out", str(tmp_path), "--resume"), capsys
     )
+
+
+# The command in steps: parse, plan, execute.
+
+
+def test_the_plan_settles_the_run_without_training(corpus, tmp_path):
+    args = train_command.build_parser().parse_args(
+        tiny(corpus, "--out", str(tmp_path), "--n-embd", "48")
+    )
+    plan = train_command.plan_run(args)
+    assert (plan.config.n_embd, plan.config.n_layer, plan.recipe.steps) == (48, 2, 10)
+    assert plan.path == tmp_path / "tiny.pt" and not plan.path.exists()
+
+
+def test_the_plan_names_the_text_by_its_sha256(corpus, tmp_path):
+    args = train_command.build_parser().parse_args(tiny(corpus, "--out", str(tmp_path)))
+    plan = train_command.plan_run(args)
+    digest = hashlib.sha256(corpus.read_bytes()).hexdigest()
+    assert plan.corpus == {"corpus": str(corpus), "sha256": digest}
+
+
+def test_a_fine_tuning_run_blames_the_preset_for_the_presets_value(
+    trained, corpus, tmp_path, capsys
+):
+    message = error(
+        tiny(corpus, "--init-from", str(trained), "--out", str(tmp_path))
+        + ["--steps", "3"],
+        capsys,
+    )
+    assert "warmup_steps=5 from the preset tiny" in message
+    assert "checkpoint" not in message
+
+
+def test_a_resumed_run_blames_the_checkpoint_for_its_value(corpus, tmp_path, capsys):
+    out = ["--out", str(tmp_path)]
+    train_command.main(tiny(corpus, *out, "--stop-after", "2"))
+    message = error(tiny(corpus, *out, "--resume", "--min-lr", "1"), capsys)
+    assert "lr=0.005 from the checkpoint: set --lr" in message
+
+
+def test_device_takes_a_numbered_gpu():
+    args = train_command.build_parser().parse_args(["--device", "cuda:1"])
+    assert args.device == "cuda:1"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_numbered_gpu_on_a_machine_without_one_is_one_clear_line(
+    corpus, tmp_path, capsys
+):
+    message = error(tiny(corpus, "--out", str(tmp_path), "--device", "cuda:1"), capsys)
+    assert "device 'cuda:1': PyTorch sees no cuda device on this machine" in message
+
+
+def test_an_unknown_device_is_named(corpus, tmp_path, capsys):
+    message = error(tiny(corpus, "--out", str(tmp_path), "--device", "tpu9"), capsys)
+    assert "unknown device 'tpu9'" in message
+
+
+def test_the_model_flags_are_the_fields_of_the_variants_config():
+    parser = train_command.build_parser()
+    flags = {a.dest for a in parser._actions}
+    assert set(train_command.model_fields()) <= flags
+    assert "vocab_size" not in train_command.model_fields()
+
+
+def test_the_command_table_builds_the_usage():
+    for name, (module, about) in gptcore.cli.COMMANDS.items():
+        assert f"gptcore {name}" in gptcore.cli.USAGE and about in gptcore.cli.USAGE
+        assert module.startswith("gptcore.cli.")
+
+
+def test_an_unknown_command_lists_every_command(capsys):
+    assert gptcore.cli.main(["chat"]) == 2
+    assert "choose train or sample" in capsys.readouterr().err
+
+
+def test_the_command_runs_the_module_its_table_names(monkeypatch):
+    import gptcore.cli.sample
+
+    ran = []
+    monkeypatch.setitem(
+        gptcore.cli.COMMANDS, "echo", ("gptcore.cli.sample", "a command")
+    )
+    monkeypatch.setattr(gptcore.cli.sample, "main", lambda argv: ran.append(argv) or 0)
+    assert gptcore.cli.main(["echo", "--x"]) == 0 and ran == [["--x"]]
+
+
+def test_the_train_command_imports_no_later_chapter():
+    code = (
+        "import sys, gptcore.cli.train; "
+        "print(sorted(m for m in sys.modules if m.startswith('gptcore')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    for later in ("generation", "gpt2", "pretrained", "bpe", "lora", "cli.sample"):
+        assert f"'gptcore.{later}'" not in done.stdout, later
+
+
+def test_a_variant_flag_builds_the_variants_config_and_model():
+    from gptcore.checkpoint import model_for, variant_classes
+
+    args = train_command.build_parser().parse_args(
+        ["--preset", "tiny", "--n-kv-head", "1"]
+    )
+    config, _ = train_command.configs_from_args(args, vocab_size=50)
+    variant, variant_model = variant_classes()
+    assert type(config) is variant and type(model_for(config)) is variant_model
+
+
+def test_without_variant_flags_the_model_is_chapter_8s():
+    from gptcore.model import GPT, GPTConfig
+
+    args = train_command.build_parser().parse_args(["--preset", "tiny"])
+    config, _ = train_command.configs_from_args(args, vocab_size=50)
+    assert type(config) is GPTConfig and type(train_command.model_for(config)) is GPT

@@ -9,13 +9,18 @@ import torch
 from gptcore.data import (
     VALIDATION_PLAYS,
     CharTokenizer,
+    cache_folder,
+    check_writable,
     clean_play,
+    file_sha256,
     get_batch,
     load_plays,
     load_text,
     play_files,
     shakespeare,
+    split_fraction,
     to_dialogue,
+    write_atomically,
 )
 
 
@@ -134,3 +139,71 @@ def test_load_text_checks_the_checksum_of_a_url(tmp_path):
     assert list((tmp_path / "cache2").iterdir()) == []
     with pytest.raises(ValueError, match="sha256"):
         load_text(path.as_uri())
+
+
+# The plumbing that later chapters share.
+
+
+def test_write_atomically_swaps_the_new_file_in(tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_text("old")
+    write_atomically(path, lambda tmp: tmp.write_text("new"))
+    assert path.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "file.txt"
+    ]
+
+
+def test_write_atomically_keeps_the_old_file_when_the_write_fails(tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_text("old")
+
+    def half(tmp):
+        tmp.write_text("ne")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(path, half)
+    assert path.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_the_cache_folder_is_the_argument_else_the_variable_else_home(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GPTCORE_CACHE", str(tmp_path / "env"))
+    assert cache_folder(tmp_path / "given") == tmp_path / "given"
+    assert cache_folder() == tmp_path / "env"
+    monkeypatch.setenv("GPTCORE_CACHE", "")
+    assert cache_folder() == cache_folder("~/.cache/gptcore").expanduser()
+
+
+def test_a_download_and_the_token_cache_share_the_cache_folder(tmp_path, monkeypatch):
+    from gptcore.tokens import token_cache_folder
+
+    monkeypatch.setenv("GPTCORE_CACHE", str(tmp_path))
+    assert token_cache_folder().parent == cache_folder()
+
+
+def test_file_sha256_is_hashlibs(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc" * 1000)
+    assert file_sha256(path) == hashlib.sha256(b"abc" * 1000).hexdigest()
+
+
+def test_check_writable_names_the_folder_and_the_fix(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="cannot write to the output .*a-file.*: fix"):
+        check_writable(blocker / "sub", "the output", "fix")
+
+
+@pytest.mark.parametrize(
+    "corpus, fraction, expected", [("plays", None, None), ("a.txt", None, 0.1)]
+)
+def test_split_fraction_defaults(corpus, fraction, expected):
+    assert split_fraction(corpus, fraction) == expected
+
+
+@pytest.mark.parametrize("fraction", [0, 1, "0.1", True])
+def test_split_fraction_refuses_a_share_outside_0_and_1(fraction):
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        split_fraction("a.txt", fraction)

@@ -10,9 +10,9 @@ import torch
 from gptcore.data import CharTokenizer, get_batch, load_corpus
 from gptcore.tokens import (
     TokenArray,
-    cached_tokens,
     encode_chars,
     file_vocabulary,
+    load_tokens,
     token_dtype,
 )
 
@@ -44,7 +44,7 @@ def test_the_table_encodes_as_the_loop_does():
 
 
 def test_a_file_gives_load_corpus_split_and_the_same_batches(tmp_path, text_file):
-    tokenizer, train, val = cached_tokens(str(text_file), cache_dir=tmp_path / "c")
+    tokenizer, train, val = load_tokens(str(text_file), cache_dir=tmp_path / "c")
     train_text, val_text = load_corpus(str(text_file))
     simple = CharTokenizer.from_text(train_text + val_text)
     assert tokenizer.to_dict() == simple.to_dict()
@@ -61,9 +61,9 @@ def test_small_chunks_change_nothing(tmp_path, text_file, monkeypatch):
     """A chunk boundary inside a multi-byte character is decoded whole."""
     import gptcore.tokens as tokens
 
-    whole = cached_tokens(str(text_file), cache_dir=tmp_path / "a")
+    whole = load_tokens(str(text_file), cache_dir=tmp_path / "a")
     monkeypatch.setattr(tokens, "_CHUNK", 7)
-    chunked = cached_tokens(str(text_file), cache_dir=tmp_path / "b")
+    chunked = load_tokens(str(text_file), cache_dir=tmp_path / "b")
     assert whole[0].to_dict() == chunked[0].to_dict()
     for x, y in zip(whole[1:], chunked[1:]):
         assert np.array_equal(x.array, y.array)
@@ -81,7 +81,7 @@ def test_line_ends_are_read_as_load_corpus_reads_them(
     monkeypatch.setattr(tokens, "_CHUNK", chunk)
     other = tmp_path / "other.txt"
     other.write_bytes(text_file.read_bytes().replace(b"\n", line_end))
-    tokenizer, train, val = cached_tokens(str(other), cache_dir=tmp_path / "c")
+    tokenizer, train, val = load_tokens(str(other), cache_dir=tmp_path / "c")
     train_text, val_text = load_corpus(str(other))
     assert "\r" not in tokenizer.vocab and (train_text + val_text) == TEXT
     assert tokenizer.decode(train.array.tolist()) == train_text
@@ -90,62 +90,62 @@ def test_line_ends_are_read_as_load_corpus_reads_them(
 
 def test_the_cache_is_written_once_and_reused(tmp_path, text_file):
     cache = tmp_path / "c"
-    cached_tokens(str(text_file), cache_dir=cache)
+    load_tokens(str(text_file), cache_dir=cache)
     files = sorted((cache / "tokens").iterdir())
     stamps = [os.stat(f).st_mtime_ns for f in files]
-    again = cached_tokens(str(text_file), cache_dir=cache)
+    again = load_tokens(str(text_file), cache_dir=cache)
     assert sorted((cache / "tokens").iterdir()) == files
     assert [os.stat(f).st_mtime_ns for f in files] == stamps
     assert isinstance(again[1], TokenArray) and not any(
         f.name.endswith(".tmp") for f in files
     )
     text_file.write_text(TEXT + "more", encoding="utf-8")  # another text: another key
-    changed = cached_tokens(str(text_file), cache_dir=cache)
+    changed = load_tokens(str(text_file), cache_dir=cache)
     assert len(changed[1]) + len(changed[2]) == len(TEXT) + 4
 
 
 def test_a_given_tokenizer_is_used_and_checked(tmp_path, text_file):
     wider = CharTokenizer.from_text(TEXT + "XYZ")
-    tokenizer, train, _ = cached_tokens(str(text_file), wider, cache_dir=tmp_path)
+    tokenizer, train, _ = load_tokens(str(text_file), wider, cache_dir=tmp_path)
     assert tokenizer is wider and train[torch.arange(3)].tolist() == wider.encode("To ")
     narrow = CharTokenizer.from_text("To be")
     with pytest.raises(ValueError, match="outside the vocabulary"):
-        cached_tokens(str(text_file), narrow, cache_dir=tmp_path)
+        load_tokens(str(text_file), narrow, cache_dir=tmp_path)
 
 
 def test_clear_errors(tmp_path):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9".encode("latin-1"))
     with pytest.raises(ValueError, match="is not UTF-8 text"):
-        cached_tokens(str(bad), cache_dir=tmp_path)
+        load_tokens(str(bad), cache_dir=tmp_path)
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     with pytest.raises(ValueError, match="is empty"):
-        cached_tokens(str(empty), cache_dir=tmp_path)
+        load_tokens(str(empty), cache_dir=tmp_path)
     with pytest.raises(ValueError, match="does not apply to them"):
-        cached_tokens("plays", val_fraction=0.2, cache_dir=tmp_path)
+        load_tokens("plays", val_fraction=0.2, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="between 0 and 1"):
-        cached_tokens(str(bad), val_fraction=1.5, cache_dir=tmp_path)
+        load_tokens(str(bad), val_fraction=1.5, cache_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="no such text file"):
-        cached_tokens(str(tmp_path / "missing.txt"), cache_dir=tmp_path)
+        load_tokens(str(tmp_path / "missing.txt"), cache_dir=tmp_path)
     with pytest.raises(ValueError, match="checksum mismatch"):
-        cached_tokens(str(empty), sha256="0" * 64, cache_dir=tmp_path)
+        load_tokens(str(empty), sha256="0" * 64, cache_dir=tmp_path)
 
 
 def test_a_copy_that_keeps_the_modification_time_is_read_again(tmp_path):
     path = tmp_path / "text.txt"
     path.write_text("abc\n" * 100, encoding="utf-8")
     os.utime(path, ns=(10**18, 10**18))
-    first, _, _ = cached_tokens(str(path), cache_dir=tmp_path / "c")
+    first, _, _ = load_tokens(str(path), cache_dir=tmp_path / "c")
     path.write_text("ABC\n" * 100, encoding="utf-8")  # same size, as `cp -p` leaves it
     os.utime(path, ns=(10**18, 10**18))
-    second, _, _ = cached_tokens(str(path), cache_dir=tmp_path / "c")
+    second, _, _ = load_tokens(str(path), cache_dir=tmp_path / "c")
     assert (first.vocab, second.vocab) == ("\nabc", "\nABC")
 
 
 def test_a_damaged_cache_entry_is_written_again(tmp_path, text_file):
     cache = tmp_path / "c"
-    tokenizer, train, _ = cached_tokens(str(text_file), cache_dir=cache)
+    tokenizer, train, _ = load_tokens(str(text_file), cache_dir=cache)
     expected = np.array(
         train.array
     )  # a copy: the damage below truncates the mapped file
@@ -153,11 +153,11 @@ def test_a_damaged_cache_entry_is_written_again(tmp_path, text_file):
     (meta,) = (cache / "tokens").glob("v1-*.json")
     for damage in (lambda: ids.write_bytes(b""), lambda: meta.write_text("{")):
         damage()
-        again = cached_tokens(str(text_file), cache_dir=cache)
+        again = load_tokens(str(text_file), cache_dir=cache)
         assert again[0].to_dict() == tokenizer.to_dict()
         assert np.array_equal(again[1].array, expected)
     (cache / "tokens" / "sha256.json").write_text("not json")
-    assert cached_tokens(str(text_file), cache_dir=cache)[0].vocab == tokenizer.vocab
+    assert load_tokens(str(text_file), cache_dir=cache)[0].vocab == tokenizer.vocab
 
 
 def test_an_unwritable_cache_names_gptcore_cache(tmp_path, text_file, monkeypatch):
@@ -165,4 +165,4 @@ def test_an_unwritable_cache_names_gptcore_cache(tmp_path, text_file, monkeypatc
     blocker.write_text("")
     monkeypatch.setenv("GPTCORE_CACHE", str(blocker))
     with pytest.raises(ValueError, match="token cache .*: point GPTCORE_CACHE at"):
-        cached_tokens(str(text_file))
+        load_tokens(str(text_file))

@@ -13,8 +13,10 @@ import torch.nn.functional as F
 
 from gptcore.checkpoint import (
     CheckpointError,
+    config_from_settings,
     load_checkpoint,
     load_model,
+    model_for,
     resume_state,
     save_checkpoint,
 )
@@ -22,11 +24,17 @@ from gptcore.data import CharTokenizer
 from gptcore.model import GPT, GPTConfig
 from gptcore.training import (
     TrainConfig,
+    TrainState,
     default_device,
     estimate_loss,
     lr_at,
     make_optimizer,
+    next_token_loss,
+    resolve_device,
     train,
+    train_step,
+    unwrap,
+    windows,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,7 +284,7 @@ def test_an_interrupted_write_leaves_the_previous_checkpoint_intact(
     before = path.read_bytes()
 
     def crash(obj, f):
-        f.write(before[: len(before) // 2])
+        Path(f).write_bytes(before[: len(before) // 2])
         raise KeyboardInterrupt  # even an interrupt, not just an error
 
     monkeypatch.setattr(torch, "save", crash)
@@ -296,7 +304,7 @@ def test_clear_errors_for_bad_checkpoints(tmp_path):
         load_checkpoint(truncated)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="is not a checkpoint at all"):
         load_model(garbage)
     incomplete = tmp_path / "incomplete.pt"
     checkpoint = torch.load(path, weights_only=True)
@@ -329,12 +337,23 @@ def test_a_file_that_is_not_a_checkpoint_gets_one_safe_sentence(tmp_path):
             load_checkpoint(path)
         message = str(error.value)
         assert "\n" not in message and "weights_only" not in message
-        assert "not a readable checkpoint" in message
     for path in (objects, pickled):  # refused by the safe load
         with pytest.raises(CheckpointError, match="Python objects besides tensors"):
             load_checkpoint(path)
-    with pytest.raises(CheckpointError, match="truncated, corrupt or not a checkpoint"):
-        load_checkpoint(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hello world\n", '{"corpus": "plays", "sha256": "ab"}\n{"step": 1}\n'],
+    ids=["a text file", "a run's log"],
+)
+def test_a_text_file_is_reported_as_not_a_checkpoint(tmp_path, text):
+    path = tmp_path / "model.pt"
+    path.write_text(text)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    assert "is not a checkpoint at all" in str(error.value)
+    assert "Python objects" not in str(error.value)
 
 
 def test_a_folder_is_named_with_the_checkpoints_in_it(tmp_path):
@@ -451,3 +470,196 @@ def test_the_committed_course_checkpoint():
     )  # the course model: GPTConfig's defaults
     assert checkpoint["step"] == checkpoint["train_config"]["steps"]
     assert checkpoint["history"]["val_loss"][-1] <= 1.95
+
+
+# The objective and the source of batches (chapter 9, "What to minimise").
+
+
+def second_half_loss(model, batch):
+    """An objective other than the default: the loss on each window's second half."""
+    x, y = batch
+    logits, _ = model(x)
+    half = x.size(1) // 2
+    return F.cross_entropy(logits[:, half:].flatten(0, 1), y[:, half:].flatten())
+
+
+def masked_loss(model, batch):
+    """An objective of a three-tensor batch: the loss where the mask is 1."""
+    x, y, mask = batch
+    logits, _ = model(x)
+    losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+    return (losses * mask.flatten()).sum() / mask.sum()
+
+
+def masked_windows(data, block_size):
+    """Windows with a mask that keeps every target: three tensors per batch."""
+    draw = windows(data, block_size)
+
+    def masked(batch_size, generator):
+        x, y = draw(batch_size, generator)
+        return x, y, torch.ones_like(y, dtype=torch.float32)
+
+    return masked
+
+
+def fresh_run(recipe, **kwargs):
+    torch.manual_seed(0)
+    model = GPT(tiny_config())
+    state = train(
+        model,
+        make_optimizer(model, recipe),
+        DATA,
+        DATA,
+        recipe,
+        progress=False,
+        **kwargs,
+    )
+    return model, state
+
+
+def test_next_token_loss_is_the_models_own_loss():
+    model = GPT(tiny_config()).eval()
+    batch = windows(DATA, 16)(4, torch.Generator().manual_seed(0))
+    assert torch.equal(next_token_loss(model, batch), model(*batch)[1])
+
+
+def test_windows_draw_get_batchs_windows():
+    x, y = windows(DATA, 16)(4, torch.Generator().manual_seed(3))
+    assert x.shape == y.shape == (4, 16) and torch.equal(x[:, 1:], y[:, :-1])
+
+
+def test_a_source_of_batches_trains_as_the_token_ids_do():
+    recipe = tiny_run(steps=6)
+    _, from_ids = fresh_run(recipe)
+    torch.manual_seed(0)
+    model = GPT(tiny_config())
+    source = windows(DATA, 16)
+    from_source = train(
+        model, make_optimizer(model, recipe), source, source, recipe, progress=False
+    )
+    assert from_source.history == from_ids.history
+
+
+def test_a_custom_objective_trains():
+    recipe = tiny_run(steps=30, eval_interval=30)
+    model, _ = fresh_run(recipe, objective=second_half_loss)
+    untrained = GPT(tiny_config())
+    measure = dict(block_size=16, batch_size=4, batches=3, objective=second_half_loss)
+    assert (
+        estimate_loss(model, DATA, **measure)
+        < estimate_loss(untrained, DATA, **measure) - 0.5
+    )
+
+
+def test_the_evaluations_measure_the_objective():
+    recipe = tiny_run(steps=4, eval_interval=4)
+    model, state = fresh_run(recipe, objective=second_half_loss)
+    measured = estimate_loss(
+        model,
+        DATA,
+        16,
+        batch_size=recipe.batch_size,
+        batches=recipe.eval_batches,
+        objective=second_half_loss,
+    )
+    assert state.history["val_loss"][-1] == measured
+
+
+def test_grad_accumulation_slices_every_tensor_of_the_batch():
+    source = masked_windows(DATA, 16)
+    models = []
+    for grad_accum in (1, 4):
+        torch.manual_seed(0)
+        model = GPT(tiny_config())
+        recipe = tiny_run(steps=3, batch_size=8, grad_accum=grad_accum)
+        optimizer = make_optimizer(model, recipe)
+        options = dict(objective=masked_loss, progress=False)
+        train(model, optimizer, source, source, recipe, **options)
+        models.append(model)
+    whole, sliced = models
+    for name, p in whole.named_parameters():
+        torch.testing.assert_close(dict(sliced.named_parameters())[name], p)
+
+
+def test_train_step_takes_the_objective_and_a_batch():
+    model = GPT(tiny_config())
+    optimizer = make_optimizer(model, tiny_run())
+    batch = masked_windows(DATA, 16)(4, torch.Generator().manual_seed(0))
+    loss = train_step(model, optimizer, batch, 1e-3, objective=masked_loss)
+    assert loss.shape == () and torch.isfinite(loss)
+
+
+def test_resume_with_an_objective_is_exact(tmp_path):
+    recipe = tiny_run(steps=8, eval_interval=4)
+    _, straight = fresh_run(recipe, objective=second_half_loss)
+    torch.manual_seed(0)
+    model = GPT(tiny_config())
+    optimizer = make_optimizer(model, recipe)
+    half = dict(objective=second_half_loss, progress=False)
+    state = train(model, optimizer, DATA, DATA, recipe, until=4, **half)
+    save_checkpoint(tmp_path / "half.pt", model, TOKENIZER, optimizer, state, recipe)
+    model = GPT(tiny_config())
+    optimizer = make_optimizer(model, recipe)
+    checkpoint = load_checkpoint(tmp_path / "half.pt", model, TOKENIZER, optimizer)
+    state = train(
+        model, optimizer, DATA, DATA, recipe, resume_state(checkpoint), **half
+    )
+    assert state.history == straight.history
+
+
+def test_a_model_without_a_config_trains_from_a_source_of_batches():
+    model = torch.nn.Linear(3, 1)
+    recipe = tiny_run(steps=2, eval_interval=2, eval_batches=1)
+
+    def draw(batch_size, generator):
+        return (torch.randn(batch_size, 3, generator=generator),)
+
+    def objective(model, batch):
+        return model(batch[0]).pow(2).mean()
+
+    state = train(
+        model,
+        make_optimizer(model, recipe),
+        draw,
+        draw,
+        recipe,
+        objective=objective,
+        progress=False,
+    )
+    assert state.step == 2 and len(state.history["val_loss"]) == 1
+
+
+def test_unwrap_returns_the_module_inside_a_wrapper():
+    model = GPT(tiny_config())
+    wrapper = torch.nn.Module()
+    wrapper.module = model
+    assert unwrap(wrapper) is model and unwrap(model) is model
+
+
+@pytest.mark.parametrize(
+    "value, error", [("1e-3", TypeError), (True, TypeError), (math.inf, ValueError)]
+)
+def test_the_recipe_refuses_a_rate_that_is_no_finite_number(value, error):
+    with pytest.raises(error, match="TrainConfig.lr must be a"):
+        TrainConfig(lr=value)
+
+
+def test_resolve_device_accepts_a_numbered_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("cuda:1") == "cuda:1"
+
+
+def test_resolve_device_without_cuda_says_so(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="PyTorch sees no cuda device"):
+        resolve_device("cuda:1")
+
+
+def test_plain_settings_give_chapter_8s_config_and_model():
+    config = config_from_settings(asdict(tiny_config()))
+    assert type(config) is GPTConfig and type(model_for(config)) is GPT
+
+
+def test_train_state_starts_from_the_seed():
+    a, b = TrainState.start(5), TrainState.start(5)
+    assert torch.equal(a.generator.get_state(), b.generator.get_state())

@@ -1,20 +1,25 @@
+"""The `gptcore` command: `gptcore train ...` and `gptcore sample ...`
+(also `python -m gptcore ...`)."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 43
-"""The `gptcore` command: `gptcore train ...` and `gptcore sample ...`
-(also `python -m gptcore ...`)."""
-
+# %% chapters/11_command_line.ipynb 44
+import importlib
 import sys
 
-from gptcore.cli import sample as sample_command
-from gptcore.cli import train as train_command
+# The commands: a name, the module whose main() runs it, and one line of help. A new
+# command is one more line here; its module is imported only when it runs.
+COMMANDS = {
+    "train": ("gptcore.cli.train", "train a GPT on the plays or on your own text"),
+    "sample": ("gptcore.cli.sample", "continue a prompt with a trained model"),
+}
 
-USAGE = """usage: gptcore {train,sample} ...
-
-  gptcore train   train a GPT on the plays or on your own text (gptcore train --help)
-  gptcore sample  continue a prompt with a trained model (gptcore sample --help)"""
+USAGE = f"usage: gptcore {{{','.join(COMMANDS)}}} ...\n\n" + "\n".join(
+    f"  gptcore {name:<7} {about} (gptcore {name} --help)"
+    for name, (_, about) in COMMANDS.items()
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,15 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
-    if not argv or argv[0] not in ("train", "sample"):
-        given = f"unknown command {argv[0]!r}" if argv else "no command given"
-        print(
-            f"{USAGE}\ngptcore: error: {given}: choose train or sample", file=sys.stderr
-        )
+    if not argv or argv[0] not in COMMANDS:
+        problem = f"unknown command {argv[0]!r}" if argv else "no command given"
+        choices = " or ".join(COMMANDS)
+        print(f"{USAGE}\ngptcore: error: {problem}: choose {choices}", file=sys.stderr)
         return 2
-    command = train_command if argv[0] == "train" else sample_command
-    return command.main(argv[1:])
+    module, _ = COMMANDS[argv[0]]
+    return importlib.import_module(module).main(argv[1:])
 
 
 # The public names above, computed by scripts/export.py.
-__all__ = ["USAGE", "main"]
+__all__ = ["COMMANDS", "USAGE", "main"]

@@ -1,10 +1,10 @@
+"""`gptcore sample`: continue a prompt with a trained model from a checkpoint."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/11_command_line.ipynb 32
-"""`gptcore sample`: continue a prompt with a trained model from a checkpoint."""
-
+# %% chapters/11_command_line.ipynb 33
 from __future__ import annotations
 
 import argparse

@@ -1,11 +1,11 @@
+"""`gptcore train`: train a GPT on the plays or on your own text, resumably, on one
+device or several."""
+
 # GENERATED FILE, DO NOT EDIT BY HAND.
 # Source: chapters/11_command_line.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/11_command_line.ipynb 4
-"""`gptcore train`: train a GPT on the plays or on your own text, resumably, on one
-device or several."""
-
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,7 @@ import re
 import sys
 import typing
 from collections.abc import Iterator
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -33,21 +33,18 @@ except ImportError:  # Windows
 
 from gptcore.checkpoint import (
     CheckpointError,
+    config_from_settings,
     load_checkpoint,
     load_model,
+    model_for,
     resume_state,
     save_checkpoint,
     tokenizer_from_dict,
+    variant_classes,
 )
-from gptcore.data import OutOfVocabularyError
+from gptcore.data import OutOfVocabularyError, check_writable, write_atomically
 from gptcore.model import GPT, GPTConfig
-from gptcore.tokens import (
-    _check_writable,
-    _corpus_id,
-    _write_atomically,
-    cached_tokens,
-    token_cache,
-)
+from gptcore.tokens import corpus_id, load_tokens, token_cache_folder
 from gptcore.training import (
     PRESETS,
     TrainConfig,
@@ -57,10 +54,15 @@ from gptcore.training import (
     train,
 )
 
-_MODEL_FIELDS = [
-    f.name for f in fields(GPTConfig) if f.name != "vocab_size"
-]  # the vocabulary comes from the text
-_TRAIN_FIELDS = [f.name for f in fields(TrainConfig)]
+RECIPE_FIELDS = [field.name for field in fields(TrainConfig)]
+
+
+def model_fields() -> list[str]:
+    """The model's settings that are flags: every field of the config of today's
+    variants (chapter 13), which holds GPTConfig's, but the vocabulary, which comes from
+    the text."""
+    variant, _ = variant_classes()
+    return [field.name for field in fields(variant) if field.name != "vocab_size"]
 
 
 def _parse_bool(text: str) -> bool:
@@ -70,14 +72,32 @@ def _parse_bool(text: str) -> bool:
     return text.lower() == "true"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command's flags: one per GPTConfig and TrainConfig field, plus the corpus,
-    output and device."""
-    parser = argparse.ArgumentParser(
-        prog="gptcore train",
-        usage="%(prog)s [flags]  (gptcore train --help lists them)",
-        description=__doc__.split(": ", 1)[1],
-    )
+def _add_field_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per field of the model's config and of TrainConfig, typed from the
+    dataclasses' own type hints."""
+    variant, _ = variant_classes()
+    for title, dataclass_, names in [
+        ("model", variant, model_fields()),
+        ("training", TrainConfig, RECIPE_FIELDS),
+    ]:
+        group = parser.add_argument_group(
+            f"{title} (default: the preset's value, else {dataclass_.__name__}'s)"
+        )
+        hints = typing.get_type_hints(dataclass_)  # real types, whatever the form
+        for name in names:
+            kind = hints[name]
+            if type(None) in typing.get_args(kind):  # int | None: an int, or no flag
+                (kind,) = (t for t in typing.get_args(kind) if t is not type(None))
+            group.add_argument(
+                "--" + name.replace("_", "-"),
+                type=_parse_bool if kind is bool else kind,
+                metavar=kind.__name__.upper(),
+            )
+
+
+def _add_text_flags(parser: argparse.ArgumentParser) -> None:
+    """The preset, and the text to train on: the corpus, its checksum, its split, and
+    its tokenizer."""
     parser.add_argument(
         "--preset",
         choices=PRESETS,
@@ -112,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --tokenizer bpe: the vocabulary to learn (e.g. 2000)",
     )
+
+
+def _add_tuning_flags(parser: argparse.ArgumentParser) -> None:
+    """Fine-tuning (chapter 15): the trained model to start from, and LoRA."""
     parser.add_argument(
         "--init-from",
         default=None,
@@ -134,25 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --lora-rank: comma-separated names of the Linear layers to adapt "
         "(default: add_lora's)",
     )
-    for title, dataclass, names in [
-        ("model", GPTConfig, _MODEL_FIELDS),
-        ("training", TrainConfig, _TRAIN_FIELDS),
-    ]:
-        group = parser.add_argument_group(
-            f"{title} (default: the preset's value, else {dataclass.__name__}'s)"
-        )
-        hints = typing.get_type_hints(
-            dataclass
-        )  # the fields' real types, whatever the annotations' form
-        for name in names:
-            kind = hints[name]
-            if type(None) in typing.get_args(kind):  # int | None: an int, or no flag
-                (kind,) = (t for t in typing.get_args(kind) if t is not type(None))
-            group.add_argument(
-                "--" + name.replace("_", "-"),
-                type=_parse_bool if kind is bool else kind,
-                metavar=kind.__name__.upper(),
-            )
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Where the files go, the device, and how the run goes: resume, stop, compile."""
     parser.add_argument(
         "--out",
         default="runs",
@@ -165,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the preset, else 'model')",
     )
     parser.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"]
+        "--device",
+        default="auto",
+        help="auto (the fastest here), cpu, cuda, cuda:N (the Nth GPU) or mps",
     )
     parser.add_argument(
         "--resume",
@@ -183,54 +194,82 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile", action="store_true", help="compile the model with torch.compile"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags: one per GPTConfig and TrainConfig field, plus the corpus,
+    output and device."""
+    parser = argparse.ArgumentParser(
+        prog="gptcore train",
+        usage="%(prog)s [flags]  (gptcore train --help lists them)",
+        description=__doc__.split(": ", 1)[1],
+    )
+    _add_text_flags(parser)
+    _add_tuning_flags(parser)
+    _add_field_flags(parser)
+    _add_run_flags(parser)
     return parser
 
 
-def configs_from_args(
-    args: argparse.Namespace, vocab_size: int, saved: dict | None = None
-) -> tuple[GPTConfig, TrainConfig]:
-    """The model and the recipe: a flag given wins over the preset (or, to resume,
-    the `saved` checkpoint's settings), and those over the dataclass defaults."""
-    preset = (
-        {**saved["config"], **saved["train_config"]}
-        if saved
-        else PRESETS[args.preset or "course"]
-    )
-
-    def chosen(names: list[str]) -> dict:
-        values = {name: preset[name] for name in names if name in preset}
-        values.update(
-            {
-                name: getattr(args, name)
-                for name in names
-                if getattr(args, name) is not None
-            }
+def starting_settings(
+    args: argparse.Namespace, checkpoint: dict | None = None, base: GPT | None = None
+) -> dict[str, tuple[object, str]]:
+    """Each setting that a flag may change, with where its value comes from: the run's
+    checkpoint (--resume), the base model's config (--init-from), or the preset."""
+    if checkpoint is not None:
+        saved = {**checkpoint["config"], **checkpoint["train_config"]}
+        return {name: (value, "the checkpoint") for name, value in saved.items()}
+    preset = args.preset or "course"
+    settings = {
+        name: (v, f"the preset {preset}") for name, v in PRESETS[preset].items()
+    }
+    if (
+        base is not None
+    ):  # fine-tuning: the model is the base's, the recipe the preset's
+        model = asdict(base.config)
+        settings = {k: v for k, v in settings.items() if k not in model}
+        settings.update(
+            {k: (v, f"the base model {args.init_from}") for k, v in model.items()}
         )
-        return values
+    return settings
 
+
+def configs_from_args(
+    args: argparse.Namespace,
+    vocab_size: int,
+    settings: dict[str, tuple[object, str]] | None = None,
+) -> tuple[GPTConfig, TrainConfig]:
+    """The model and the recipe: a flag given wins over the starting settings (the
+    preset's, by default), and those over the dataclasses' defaults."""
+    settings = starting_settings(args) if settings is None else settings
+    names = model_fields() + RECIPE_FIELDS
+    values = {name: settings[name][0] for name in names if name in settings}
+    typed = {name for name in names if getattr(args, name, None) is not None}
+    values.update({name: getattr(args, name) for name in typed})
+    model = {name: value for name, value in values.items() if name not in RECIPE_FIELDS}
     try:
-        return GPTConfig(vocab_size=vocab_size, **chosen(_MODEL_FIELDS)), TrainConfig(
-            **chosen(_TRAIN_FIELDS)
+        return config_from_settings({"vocab_size": vocab_size, **model}), TrainConfig(
+            **{name: values[name] for name in RECIPE_FIELDS if name in values}
         )
     except ValueError as error:  # name the flags behind a value the user never typed
         unset = [
             name
-            for name in _MODEL_FIELDS + _TRAIN_FIELDS
-            if name in preset
-            and getattr(args, name) is None
-            and re.search(rf"\b{name}\b", str(error))
+            for name in values
+            if name not in typed and re.search(rf"\b{name}\b", str(error))
         ]
         if not unset:
             raise
-        source = "the checkpoint" if saved else f"the preset {args.preset or 'course'}"
-        values = ", ".join(f"{name}={preset[name]}" for name in unset)
+        origins = ", ".join(
+            f"{n}={settings[n][0]} from {settings[n][1]}" for n in unset
+        )
         flags = ", ".join("--" + name.replace("_", "-") for name in unset)
-        raise ValueError(f"{error} ({values} from {source}: set {flags})") from None
+        raise ValueError(f"{error} ({origins}: set {flags})") from None
 
 
 # %% chapters/11_command_line.ipynb 9
-def _check_flags(args: argparse.Namespace) -> None:
-    """Refuse flags that contradict each other, before anything is read or trained."""
+def _check_source_flags(args: argparse.Namespace) -> None:
+    """Refuse a tokenizer, a base model and a run to resume that contradict each
+    other."""
     if args.tokenizer == "bpe" and args.vocab_size is None:
         raise ValueError("--tokenizer bpe needs --vocab-size N (for example 2000)")
     if args.vocab_size is not None and args.tokenizer != "bpe":
@@ -252,14 +291,17 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise ValueError(
             f"{whose} own tokenizer: leave out --tokenizer and --vocab-size"
         )
-    if args.init_from:
-        given = [name for name in _MODEL_FIELDS if getattr(args, name) is not None]
-        if given:
-            flags = ", ".join("--" + name.replace("_", "-") for name in given)
-            raise ValueError(
-                f"{flags}: with --init-from the model is the checkpoint's; "
-                "leave out the model's flags"
-            )
+    model_flags = [name for name in model_fields() if getattr(args, name) is not None]
+    if args.init_from and model_flags:
+        flags = ", ".join("--" + name.replace("_", "-") for name in model_flags)
+        raise ValueError(
+            f"{flags}: with --init-from the model is the checkpoint's; "
+            "leave out the model's flags"
+        )
+
+
+def _check_lora_flags(args: argparse.Namespace) -> None:
+    """Refuse LoRA flags without a base model, or with each other's mistakes."""
     if (args.lora_rank is not None or args.lora_targets is not None) and (
         not args.init_from
     ):
@@ -273,13 +315,19 @@ def _check_flags(args: argparse.Namespace) -> None:
             "--lora-targets is empty: name layers, such as attn.qkv,attn.proj, or "
             "leave it out for add_lora's"
         )
-    if args.stop_after is not None and args.stop_after < 1:
-        raise ValueError(f"--stop-after {args.stop_after}: give a step of 1 or more")
     if args.stop_after is not None and args.lora_rank is not None:
         raise ValueError(
             "--stop-after with --lora-rank: a LoRA run saves the merged model, which "
             "cannot go on as LoRA; train it in one go"
         )
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that contradict each other, before anything is read or trained."""
+    _check_source_flags(args)
+    _check_lora_flags(args)
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ValueError(f"--stop-after {args.stop_after}: give a step of 1 or more")
     if not args.out:
         raise ValueError("--out is empty: name a folder (default: runs)")
     if args.name is not None and (
@@ -360,6 +408,7 @@ def _start_processes(device: str) -> tuple[int, int, str]:
     if device not in ("cpu", "cuda"):
         raise ValueError(
             f"training with several processes needs --device cpu or cuda, not {device}"
+            " (torchrun gives each process its own GPU)"
         )
     dist.init_process_group("nccl" if device == "cuda" else "gloo")
     if device == "cuda":
@@ -394,185 +443,256 @@ def _write_log(path: Path, history: dict, corpus: dict) -> None:
                 )
             )
     text = "\n".join(lines) + "\n"
-    _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 # %% chapters/11_command_line.ipynb 17
-def run(args: argparse.Namespace) -> TrainState:
-    """Train (or resume) as the flags say, saving a checkpoint and the log at every
-    evaluation."""
-    path, log = _paths(args)
-    out = path.parent
-    device = resolve_device(args.device)
-    _check_flags(args)
-    _check_new(path, args.resume)
-    corpus = os.path.expanduser(args.corpus)
-    sha256 = (
-        args.sha256.strip().lower().removeprefix("sha256:") if args.sha256 else None
-    )
-    init_from = os.path.expanduser(args.init_from) if args.init_from else None
-    base, given = load_model(init_from) if init_from else (None, None)
-    saved = (
-        load_checkpoint(path) if args.resume else None
-    )  # to resume, the run's own settings are the base
-    if saved is not None and saved["train_config"] is None:
+@dataclass
+class Plan:
+    """What a run will do, settled before anything is trained: its files and device,
+    its text and tokens, its model and recipe, and what it starts from."""
+
+    path: Path  # OUT/NAME.pt, the checkpoint
+    log: Path  # OUT/NAME.log.jsonl
+    device: str
+    corpus: dict  # as given, with its SHA-256: the log's first line
+    tokenizer: object
+    train_data: object
+    val_data: object
+    config: GPTConfig
+    recipe: TrainConfig
+    base: GPT | None = None  # --init-from: the trained model to start from
+    checkpoint: dict | None = None  # --resume: the run's checkpoint
+
+
+def _resume_checkpoint(args: argparse.Namespace, path: Path, log: Path):
+    """With --resume: the run's checkpoint, and the SHA-256 of the text its log names
+    (None for an older log), checked against the text given now."""
+    if not args.resume:
+        return None, None
+    checkpoint = load_checkpoint(path)
+    if checkpoint["train_config"] is None:
         raise CheckpointError(
             f"{path} holds no training recipe (save_checkpoint was given no "
-            "train_config), so it cannot be resumed: start from it with --init-from"
+            "recipe), so it cannot be resumed: start from it with --init-from"
         )
-    logged = _logged_corpus(log) if saved is not None else None
-    digest = _corpus_id(corpus, sha256, token_cache()) if logged else None
-    if logged is not None and digest is not None:  # else an older run's log
-        if logged != digest:
-            raise CheckpointError(
-                f"{path} was trained on another text than {args.corpus} (sha256 "
-                f"{logged[:12]}..., not {digest[:12]}...): resume on the text the "
-                "run began with"
-            )
-        given = tokenizer_from_dict(saved["tokenizer"])  # the run's own vocabulary
+    logged = _logged_corpus(log)
+    digest = _corpus_digest(args) if logged else None
+    if logged is not None and digest is not None and logged != digest:
+        raise CheckpointError(
+            f"{path} was trained on another text than {args.corpus} (sha256 "
+            f"{logged[:12]}..., not {digest[:12]}...): resume on the text the "
+            "run began with"
+        )
+    return checkpoint, digest
+
+
+def _corpus_digest(args: argparse.Namespace) -> str | None:
+    """The SHA-256 that names the corpus given (see corpus_id)."""
+    return corpus_id(_corpus(args), _sha256(args), token_cache_folder())
+
+
+def _corpus(args: argparse.Namespace) -> str:
+    """The corpus as given, with a leading ~ expanded."""
+    return os.path.expanduser(args.corpus)
+
+
+def _sha256(args: argparse.Namespace) -> str | None:
+    """The expected SHA-256 given, in lower case, without a 'sha256:' prefix."""
+    return args.sha256.strip().lower().removeprefix("sha256:") if args.sha256 else None
+
+
+def _tokens(args: argparse.Namespace, tokenizer, source, checkpoint) -> tuple:
+    """The tokenizer and the training and validation ids: the text's own vocabulary,
+    or the base model's or the resumed run's (`tokenizer`, from `source`)."""
     bpe_size = args.vocab_size if args.tokenizer == "bpe" else None
-    if saved is not None and saved["tokenizer"]["type"] == "bpe":
-        bpe_size = tokenizer_from_dict(saved["tokenizer"]).vocab_size
-    try:  # the vocabulary is the text's, or the checkpoint's to fine-tune
-        tokenizer, train_data, val_data = cached_tokens(
-            corpus, given, sha256, args.val_fraction, bpe_vocab_size=bpe_size
+    if checkpoint is not None and checkpoint["tokenizer"]["type"] == "bpe":
+        bpe_size = tokenizer_from_dict(checkpoint["tokenizer"]).vocab_size
+    try:
+        return load_tokens(
+            _corpus(args),
+            tokenizer,
+            _sha256(args),
+            args.val_fraction,
+            bpe_vocab_size=bpe_size,
         )
     except OutOfVocabularyError as error:
-        if given is None:
+        if tokenizer is None:
             raise
         raise CheckpointError(
-            f"{init_from or path} was made with another vocabulary: the corpus has "
-            f"characters that it lacks, {error.characters}. Fine-tune on text in its "
-            "vocabulary, or train a new model on this text"
+            f"{source} was made with another vocabulary: the corpus has characters "
+            f"that it lacks, {error.characters}. Fine-tune on text in its vocabulary, "
+            "or train a new model on this text"
         ) from None
-    digest = digest or _corpus_id(corpus, sha256, token_cache())  # the log's first line
-    if base is not None:  # fine-tuning: the model is the checkpoint's
-        saved_config = asdict(base.config)
-        saved = {
-            "config": saved_config,
-            "train_config": PRESETS[args.preset or "course"],
-        }
-    config, recipe = configs_from_args(args, tokenizer.vocab_size, saved)
+
+
+def _check_sizes(config: GPTConfig, recipe: TrainConfig, train_data, val_data) -> None:
+    """Refuse splits shorter than one window, and a batch the processes cannot share."""
     for split, data in (("training", train_data), ("validation", val_data)):
         if len(data) <= config.block_size:
+            more = (
+                "hold out more with --val-fraction, " if split == "validation" else ""
+            )
             raise ValueError(
                 f"the {split} text has {len(data):,} tokens, but one window needs "
-                f"block_size + 1 = {config.block_size + 1}: "
-                + (
-                    "hold out more with --val-fraction, "
-                    if split == "validation"
-                    else ""
-                )
-                + "use a longer text, or lower --block-size"
+                f"block_size + 1 = {config.block_size + 1}: {more}use a longer text, "
+                "or lower --block-size"
             )
     world_size = _world_size()
     slices = world_size * recipe.grad_accum  # every process cuts its share again
     if recipe.batch_size % slices:
+        each = (
+            f" of {recipe.grad_accum} micro-batches each"
+            if recipe.grad_accum > 1
+            else ""
+        )
         raise ValueError(
             f"--batch-size {recipe.batch_size} cannot be split evenly among "
-            f"{world_size} processes"
-            + (
-                f" of {recipe.grad_accum} micro-batches each"
-                if recipe.grad_accum > 1
-                else ""
-            )
-            + f": use a multiple of {slices}"
+            f"{world_size} processes{each}: use a multiple of {slices}"
         )
-    _check_writable(out, "the output folder", "choose another --out")
-    rank, world_size, device = _start_processes(device)
-    with _claim(path, log) if rank == 0 else contextlib.nullcontext():
-        _check_new(path, args.resume)  # again: another run may have ended meanwhile
-        torch.manual_seed(recipe.seed)
-        model = GPT(config).to(device)
-        if base is not None:
-            model.load_state_dict(base.state_dict())
-        if args.lora_rank is not None:
-            from gptcore.lora import (
-                add_lora,
-                merge_lora,
-            )  # chapter 15's, only when asked
 
-            targets = (
-                [name.strip() for name in args.lora_targets.split(",") if name.strip()]
-                if args.lora_targets
-                else None
+
+def plan_run(args: argparse.Namespace) -> Plan:
+    """Check the flags and settle the run (files, device, text, tokens, model, recipe,
+    starting point) without training."""
+    path, log = _paths(args)
+    device = resolve_device(args.device)
+    _check_flags(args)
+    _check_new(path, args.resume)
+    base, tokenizer, source = None, None, None
+    if args.init_from:
+        source = os.path.expanduser(args.init_from)
+        base, tokenizer = load_model(source)
+    checkpoint, digest = _resume_checkpoint(args, path, log)
+    if digest is not None:  # the run's own vocabulary (an older log: the text's)
+        tokenizer, source = tokenizer_from_dict(checkpoint["tokenizer"]), path
+    tokenizer, train_data, val_data = _tokens(args, tokenizer, source, checkpoint)
+    settings = starting_settings(args, checkpoint, base)
+    config, recipe = configs_from_args(args, tokenizer.vocab_size, settings)
+    _check_sizes(config, recipe, train_data, val_data)
+    check_writable(path.parent, "the output folder", "choose another --out")
+    corpus = {"corpus": args.corpus, "sha256": digest or _corpus_digest(args)}
+    return Plan(
+        path,
+        log,
+        device,
+        corpus,
+        tokenizer,
+        train_data,
+        val_data,
+        config,
+        recipe,
+        base,
+        checkpoint,
+    )
+
+
+def _build(plan: Plan, args: argparse.Namespace) -> tuple:
+    """The model (with LoRA adapters if asked), its optimiser, and the state to resume
+    from (None for a new run), on the plan's device."""
+    torch.manual_seed(plan.recipe.seed)
+    model = model_for(plan.config).to(plan.device)
+    if plan.base is not None:
+        model.load_state_dict(plan.base.state_dict())
+    if args.lora_rank is not None:
+        from gptcore.lora import add_lora  # chapter 15's, only when asked
+
+        names = [n.strip() for n in (args.lora_targets or "").split(",") if n.strip()]
+        add_lora(model, args.lora_rank, **({"targets": tuple(names)} if names else {}))
+    optimizer = make_optimizer(model, plan.recipe)
+    if plan.checkpoint is None:
+        return model, optimizer, None
+    checkpoint = load_checkpoint(
+        plan.path, model, plan.tokenizer, optimizer, device=plan.device
+    )
+    theirs = asdict(TrainConfig(**checkpoint["train_config"]))  # older: defaults
+    ours = asdict(plan.recipe)
+    if theirs != ours:
+        changed = [
+            f"{k}={v} in the checkpoint but {ours[k]} now"
+            for k, v in theirs.items()
+            if ours[k] != v
+        ]
+        raise CheckpointError(
+            f"{plan.path} was trained with another recipe ({'; '.join(changed)}): "
+            "resume with the flags of the original run, or start a new one"
+        )
+    state = resume_state(checkpoint)
+    if args.stop_after is not None and args.stop_after <= state.step:
+        raise ValueError(
+            f"--stop-after {args.stop_after}: {plan.path} is at step {state.step}: "
+            "give a later step, or leave it out to finish the run"
+        )
+    return model, optimizer, state
+
+
+def _saver(plan: Plan, args: argparse.Namespace, model, optimizer, rank: int):
+    """The callback that saves the checkpoint and rewrites the log (rank 0 only, once
+    a step), refusing a diverged run."""
+    saved_at = []
+
+    def save(state: TrainState) -> None:
+        if rank != 0 or state.step in saved_at:
+            return
+        _check_finite(state, plan.recipe, plan.path)
+        saved_at.append(state.step)
+        if args.lora_rank is None:
+            save_checkpoint(
+                plan.path, model, plan.tokenizer, optimizer, state, plan.recipe
             )
-            add_lora(
-                model,
-                args.lora_rank,
-                **({"targets": tuple(targets)} if targets else {}),
+        else:  # the adapters folded in: a plain GPT, to sample or tune more
+            from gptcore.lora import merge_lora  # chapter 15's, only when asked
+
+            merged = merge_lora(copy.deepcopy(model))
+            save_checkpoint(plan.path, merged, plan.tokenizer, None, state, plan.recipe)
+        _write_log(plan.log, state.history, plan.corpus)
+        h = state.history
+        if h["eval_step"] and h["eval_step"][-1] == state.step:
+            tqdm.write(
+                f"step {state.step}/{plan.recipe.steps}: "
+                f"train loss {h['train_loss'][-1]:.4f}, "
+                f"val loss {h['val_loss'][-1]:.4f}; saved {plan.path}"
             )
-        optimizer = make_optimizer(model, recipe)
-        state = None
-        if args.resume:
-            checkpoint = load_checkpoint(
-                path, model, tokenizer, optimizer, device=device
-            )
-            theirs = asdict(
-                TrainConfig(**checkpoint["train_config"])
-            )  # an older file: later fields at default
-            if theirs != asdict(recipe):
-                changed = [
-                    f"{k}={v} in the checkpoint but {asdict(recipe)[k]} now"
-                    for k, v in theirs.items()
-                    if asdict(recipe)[k] != v
-                ]
-                raise CheckpointError(
-                    f"{path} was trained with another recipe ({'; '.join(changed)}): "
-                    "resume with the "
-                    "flags of the original run, or start a new one"
-                )
-            state = resume_state(checkpoint)
-            if args.stop_after is not None and args.stop_after <= state.step:
-                raise ValueError(
-                    f"--stop-after {args.stop_after}: {path} is at step {state.step}: "
-                    "give a later step, or leave it out to finish the run"
-                )
+
+    return save
+
+
+def _announce(plan: Plan, model, state, world_size: int, device: str, lora: bool):
+    """One line before training: the model's size, the tokens, the device, the step."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(
+        f"{sum(p.numel() for p in model.parameters()):,} parameters"
+        + (f" ({trainable:,} trained)" if lora else "")
+        + f", {len(plan.train_data):,} training and {len(plan.val_data):,} "
+        f"validation tokens, vocabulary {plan.tokenizer.vocab_size}; device {device}"
+        + (f" x {world_size} processes" if world_size > 1 else "")
+        + (f"; resuming at step {state.step}" if state else ""),
+        flush=True,
+    )
+
+
+def execute(plan: Plan, args: argparse.Namespace) -> TrainState:
+    """Train as planned, saving a checkpoint and the log at every evaluation and at
+    the end."""
+    rank, world_size, device = _start_processes(plan.device)
+    plan.device = device
+    with _claim(plan.path, plan.log) if rank == 0 else contextlib.nullcontext():
+        _check_new(plan.path, args.resume)  # again: another run may have ended
+        model, optimizer, state = _build(plan, args)
         network = model if world_size == 1 else DistributedDataParallel(model)
         if args.compile:
             network = torch.compile(network)
-
-        saved_at = []
-
-        def save(state: TrainState) -> None:
-            if rank == 0 and state.step not in saved_at:
-                _check_finite(state, recipe, path)
-                saved_at.append(state.step)
-                if args.lora_rank is None:
-                    save_checkpoint(path, model, tokenizer, optimizer, state, recipe)
-                else:  # the adapters folded in: a plain GPT, to sample or tune more
-                    merged = merge_lora(copy.deepcopy(model))
-                    save_checkpoint(path, merged, tokenizer, None, state, recipe)
-                _write_log(
-                    log, state.history, {"corpus": args.corpus, "sha256": digest}
-                )
-                h = state.history
-                if h["eval_step"] and h["eval_step"][-1] == state.step:
-                    tqdm.write(
-                        f"step {state.step}/{recipe.steps}: "
-                        f"train loss {h['train_loss'][-1]:.4f}, "
-                        f"val loss {h['val_loss'][-1]:.4f}; saved {path}"
-                    )
-
+        save = _saver(plan, args, model, optimizer, rank)
         if rank == 0:
-            trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-            print(
-                f"{sum(p.numel() for p in model.parameters()):,} parameters"
-                + (f" ({trainable:,} trained)" if args.lora_rank is not None else "")
-                + ", "
-                f"{len(train_data):,} training and "
-                f"{len(val_data):,} validation tokens, "
-                f"vocabulary {tokenizer.vocab_size}; device {device}"
-                + (f" x {world_size} processes" if world_size > 1 else "")
-                + (f"; resuming at step {state.step}" if state else ""),
-                flush=True,
+            _announce(
+                plan, model, state, world_size, device, args.lora_rank is not None
             )
         state = train(
             network,
             optimizer,
-            train_data,
-            val_data,
-            recipe,
+            plan.train_data,
+            plan.val_data,
+            plan.recipe,
             state,
             device=device,
             until=args.stop_after,
@@ -581,11 +701,15 @@ def run(args: argparse.Namespace) -> TrainState:
             rank=rank,
             world_size=world_size,
         )
-        # the final (or --stop-after) state, if the last evaluation did not just save it
-        save(state)
+        save(state)  # the final (or --stop-after) state, unless just saved
         if world_size > 1:
             dist.destroy_process_group()
         return state
+
+
+def run(args: argparse.Namespace) -> TrainState:
+    """Train (or resume) as the flags say: plan the run, then execute the plan."""
+    return execute(plan_run(args), args)
 
 
 def _check_finite(state: TrainState, recipe: TrainConfig, path: Path) -> None:
@@ -624,4 +748,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # The public names above, computed by scripts/export.py.
-__all__ = ["build_parser", "configs_from_args", "run", "main"]
+__all__ = [
+    "RECIPE_FIELDS",
+    "model_fields",
+    "build_parser",
+    "starting_settings",
+    "configs_from_args",
+    "Plan",
+    "plan_run",
+    "execute",
+    "run",
+    "main",
+]

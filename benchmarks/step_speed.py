@@ -163,7 +163,7 @@ class Runner:
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.step_fn(
-            self.model, self.optimizer, x, y, self.recipe.lr, self.recipe.grad_clip
+            self.model, self.optimizer, (x, y), self.recipe.lr, self.recipe.grad_clip
         )
 
 

@@ -72,7 +72,11 @@ def _check_weights(path: Path, weights: dict, model: nn.Module) -> None:
 def variant_classes() -> tuple[type[GPTConfig], type[GPT]]:
     """The config and model classes of today's variants (chapter 13), for settings
     that name them."""
-    return GPTConfig, GPT
+    # Chapter 13's, imported only when a checkpoint or a flag names one of its options,
+    # so that this chapter needs nothing from a later one.
+    from gptcore.modern import ModernConfig, ModernGPT
+
+    return ModernConfig, ModernGPT
 
 
 def config_from_settings(settings: dict) -> GPTConfig:

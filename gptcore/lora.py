@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from gptcore.checks import check_positive_int
+from gptcore.checks import check_number, check_positive_int
 
 DEFAULT_TARGETS = ("attn.qkv", "attn.proj")  # every attention projection, all blocks
 
@@ -21,9 +21,7 @@ DEFAULT_TARGETS = ("attn.qkv", "attn.proj")  # every attention projection, all b
 def _check_alpha(alpha: object) -> float:
     """Return alpha as a float if it is a finite number above 0; else a TypeError or
     ValueError."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise TypeError(f"alpha must be a number, got {alpha!r}")
-    if not (math.isfinite(alpha) and alpha > 0):
+    if not check_number("alpha", alpha) > 0:
         raise ValueError(
             f"alpha must be a finite number above 0, got {alpha}: the update is "
             "scaled by alpha / rank (the default is 8.0)"

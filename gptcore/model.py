@@ -61,6 +61,12 @@ class GPT(nn.Module):
                 "GPT takes a GPTConfig, e.g. GPT(GPTConfig(vocab_size=...)); got "
                 f"{type(config).__name__}"
             )
+        if type(self) is GPT and type(config) is not GPTConfig:  # no option ignored
+            raise TypeError(
+                "GPT builds the model that a GPTConfig describes; a "
+                f"{type(config).__name__} has settings GPT would ignore: build it with "
+                "the model class made for it"
+            )
         self.config = c = config
         self.embed = Embeddings(c.vocab_size, c.block_size, c.n_embd)
         self.drop = nn.Dropout(c.dropout)

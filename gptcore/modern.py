@@ -18,6 +18,7 @@ from gptcore.block import Block
 from gptcore.checks import (
     check_choice,
     check_flag,
+    check_number,
     check_positive_int,
     check_token_ids,
     check_vectors,
@@ -209,9 +210,7 @@ class ModernConfig(GPTConfig):
         check_choice("ModernConfig.position", self.position, ("learned", "rope"))
         check_choice("ModernConfig.ffn", self.ffn, ("gelu", "swiglu"))
         for name in ("norm_eps", "rope_theta"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"ModernConfig.{name} must be a number, got {value!r}")
+            value = check_number(f"ModernConfig.{name}", getattr(self, name))
             if not value > 0:
                 raise ValueError(f"ModernConfig.{name} must be positive, got {value}")
         if self.ffn_hidden is not None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from gptcore.data import write_atomically
 from gptcore.gpt2 import gpt2_hf_settings, gpt2_state_dict
 from gptcore.model import GPT, GPTConfig
 from gptcore.modern import ModernConfig, ModernGPT
@@ -404,18 +403,14 @@ def save_pretrained(model: GPT, folder: str | os.PathLike) -> Path:
         for name, t in hf_state_dict(model).items()
     }  # each its own, contiguous
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(
-        tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp")
+    folder.mkdir(parents=True, exist_ok=True)
+    # each file written beside its name, then swapped in: readers see old or new, whole
+    write_atomically(
+        folder / "model.safetensors",
+        lambda tmp: save_file(weights, tmp, metadata={"format": "pt"}),
     )
-    try:  # written beside the folder, then swapped in: a reader sees old or new, whole
-        save_file(weights, tmp / "model.safetensors", metadata={"format": "pt"})
-        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        folder.mkdir(exist_ok=True)
-        for name in ("model.safetensors", "config.json"):
-            os.replace(tmp / name, folder / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    text = json.dumps(config, indent=2) + "\n"
+    write_atomically(folder / "config.json", lambda tmp: tmp.write_text(text))
     return folder
 
 

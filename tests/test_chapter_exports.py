@@ -31,7 +31,6 @@ IDEAS = {
 LOOKS_AHEAD = {
     (9, 14),  # tokenizer_from_dict reads a checkpoint's BPE tokenizer
     (9, 13),  # load_model builds chapter 13's model from a checkpoint's config
-    (11, 13),  # gptcore train: the model flags of chapter 13
     (11, 14),  # gptcore train --tokenizer bpe
     (11, 15),  # gptcore train --lora-rank
 }

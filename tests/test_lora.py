@@ -7,18 +7,20 @@ import pytest
 import torch
 
 from gptcore import GPT, GPTConfig, add_lora, merge_lora
+from gptcore.checkpoint import model_for
 from gptcore.lora import DEFAULT_TARGETS, LoRALinear
+from gptcore.modern import ModernConfig
 
 SMALL = dict(vocab_size=20, block_size=16, n_layer=2, n_head=2, n_embd=32)
 LLAMA = dict(norm="rmsnorm", ffn="swiglu", position="rope", bias=False)
-CONFIGS = {"gpt2": GPTConfig(**SMALL), "llama": GPTConfig(**SMALL, **LLAMA)}
+CONFIGS = {"gpt2": GPTConfig(**SMALL), "llama": ModernConfig(**SMALL, **LLAMA)}
 CLOSE = dict(rtol=1e-4, atol=1e-4)  # the same sums in another order: float32 rounding
 ALL_LINEAR = ("attn.qkv", "attn.proj", "ffn.fc", "ffn.proj", "lm_head")
 
 
 def tiny(kind: str = "gpt2") -> GPT:
     torch.manual_seed(0)
-    return GPT(CONFIGS[kind]).eval()
+    return model_for(CONFIGS[kind]).eval()
 
 
 def tokens(n: int = 3) -> torch.Tensor:
@@ -83,7 +85,7 @@ def test_merged_weights_compute_what_the_adapter_computes(kind):
         assert not adapters(merged)
         assert all(p.requires_grad for p in merged.parameters())
         torch.testing.assert_close(merged(tokens())[0], adapted_logits, **CLOSE)
-        plain = GPT(CONFIGS[kind]).eval()
+        plain = model_for(CONFIGS[kind]).eval()
         plain.load_state_dict(merged.state_dict())  # strict: a plain GPT's names
         torch.testing.assert_close(plain(tokens())[0], adapted_logits, **CLOSE)
         assert (plain(tokens())[0] - tiny(kind)(tokens())[0]).abs().max() > 1e-3

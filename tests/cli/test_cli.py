@@ -15,11 +15,10 @@ import gptcore
 from gptcore.checkpoint import load_checkpoint
 from gptcore.cli import sample as sample_command
 from gptcore.cli import train as train_command
-from gptcore.data import load_plays
 from gptcore.model import GPTConfig
 from gptcore.training import TrainConfig
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +26,6 @@ def cli():
     """The two command modules, imported in-process (fast), for the tests that call
     their main()."""
     return train_command, sample_command
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "twelfth-night.txt"
-    path.write_text(load_plays()["twelfth-night"][:60_000], encoding="utf-8")
-    return path
 
 
 def command(*args: str) -> list[str]:
@@ -200,31 +192,20 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, corpus):
     )
 
 
-def error(main, argv, capsys) -> str:
-    with pytest.raises(SystemExit) as exit:
-        main(argv)
-    assert exit.value.code == 2
-    return capsys.readouterr().err
-
-
-def test_clear_errors(cli, corpus, tmp_path, capsys, monkeypatch):
+def test_clear_errors(cli, corpus, tmp_path, capsys, monkeypatch, error):
     train, _ = cli
     tiny = ["--preset", "tiny", "--corpus", str(corpus), "--no-progress"]
-    assert "invalid choice: 'huge'" in error(train.main, ["--preset", "huge"], capsys)
-    assert "no such text file" in error(
-        train.main, ["--corpus", str(tmp_path / "missing.txt")], capsys
-    )
+    assert "invalid choice: 'huge'" in error(["--preset", "huge"])
+    assert "no such text file" in error(["--corpus", str(tmp_path / "missing.txt")])
     assert "needs its expected sha256" in error(
-        train.main, ["--corpus", "https://example.com/t.txt"], capsys
+        ["--corpus", "https://example.com/t.txt"]
     )
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert "cannot write to the output folder" in error(
-        train.main, tiny + ["--out", str(blocker / "x")], capsys
+        tiny + ["--out", str(blocker / "x")]
     )
-    assert "not divisible by n_head=3" in error(
-        train.main, tiny + ["--n-head", "3"], capsys
-    )
+    assert "not divisible by n_head=3" in error(tiny + ["--n-head", "3"])
 
     assert (
         train.main(
@@ -234,32 +215,29 @@ def test_clear_errors(cli, corpus, tmp_path, capsys, monkeypatch):
         == 0
     )
     run = ["--out", str(tmp_path / "run"), "--steps", "6", "--eval-interval", "3"]
-    assert "already exists: add --resume" in error(train.main, tiny + run, capsys)
-    message = error(train.main, tiny + run + ["--resume", "--n-embd", "64"], capsys)
+    assert "already exists: add --resume" in error(tiny + run)
+    message = error(tiny + run + ["--resume", "--n-embd", "64"])
     assert (
         "made for another model: n_embd=32 in the checkpoint but 64 in the model"
         in message
     )
     assert "another recipe (lr=0.005 in the checkpoint but 0.01 now)" in error(
-        train.main, tiny + run + ["--resume", "--lr", "0.01"], capsys
+        tiny + run + ["--resume", "--lr", "0.01"]
     )
     lowercase = tmp_path / "lower.txt"
     lowercase.write_text(corpus.read_text(encoding="utf-8").lower(), encoding="utf-8")
     assert "was trained on another text than" in error(
-        train.main,
-        ["--preset", "tiny", "--corpus", str(lowercase)] + run + ["--resume"],
-        capsys,
+        ["--preset", "tiny", "--corpus", str(lowercase)] + run + ["--resume"]
     )
     monkeypatch.setenv("WORLD_SIZE", "3")
     assert "cannot be split evenly among 3 processes" in error(
-        train.main, tiny + ["--out", str(tmp_path / "w")], capsys
+        tiny + ["--out", str(tmp_path / "w")]
     )
 
 
-def test_resume_without_a_checkpoint_says_so(cli, corpus, tmp_path, capsys):
+def test_resume_without_a_checkpoint_says_so(cli, corpus, tmp_path, capsys, error):
     train, _ = cli
     message = error(
-        train.main,
         [
             "--preset",
             "tiny",
@@ -268,8 +246,7 @@ def test_resume_without_a_checkpoint_says_so(cli, corpus, tmp_path, capsys):
             "--out",
             str(tmp_path),
             "--resume",
-        ],
-        capsys,
+        ]
     )
     assert "there is no" in message and "leave out --resume" in message
 
@@ -296,7 +273,7 @@ def test_flags_win_over_the_preset_and_the_preset_over_the_defaults(cli):
     )
 
 
-def test_sample_command(cli, corpus, tmp_path, capsys):
+def test_sample_command(cli, corpus, tmp_path, capsys, error):
     train, sample = cli
     train.main(
         [
@@ -330,10 +307,10 @@ def test_sample_command(cli, corpus, tmp_path, capsys):
     first = capsys.readouterr().out
     sample.main(flags)
     assert capsys.readouterr().out == first
-    assert "vocabulary" in error(sample.main, flags + ["--prompt", "¿"], capsys)
-    assert "temperature" in error(sample.main, flags + ["--temperature", "-1"], capsys)
+    assert "vocabulary" in error(flags + ["--prompt", "¿"], sample.main)
+    assert "temperature" in error(flags + ["--temperature", "-1"], sample.main)
     assert "no checkpoint at" in error(
-        sample.main, ["--checkpoint", str(tmp_path / "none.pt")], capsys
+        ["--checkpoint", str(tmp_path / "none.pt")], sample.main
     )
 
 

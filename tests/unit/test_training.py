@@ -37,7 +37,7 @@ from gptcore.training import (
     windows,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEXT = (
     "To be, or not to be, that is the question:\n"
     "Whether 'tis nobler in the mind to suffer\n" * 20

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 PAGE_CHECK_JS = (Path(__file__).parent / "book_page_check.js").read_text()
 REQUIRED = os.environ.get("GPTCORE_REQUIRE_BOOK_CHECK") == "1"

@@ -2,6 +2,7 @@
 each check.
 """
 
+import ast
 import importlib
 import pkgutil
 import re
@@ -13,7 +14,7 @@ import torch
 import gptcore
 from gptcore import checks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted(m.name for m in pkgutil.walk_packages(gptcore.__path__, "gptcore."))
 
 
@@ -122,3 +123,34 @@ def test_the_command_types_come_from_the_dataclasses():
     )
     assert (args.n_embd, args.lr, args.bias) == (32, 0.01, False)
     assert re.search(r"--n-embd INT", build_parser().format_help())
+
+
+def _parsed_modules() -> list[tuple[Path, ast.Module]]:
+    return [
+        (path, ast.parse(path.read_text(encoding="utf-8")))
+        for path in sorted((ROOT / "gptcore").rglob("*.py"))
+    ]
+
+
+def test_no_function_is_longer_than_60_lines():
+    long = [
+        f"{path.relative_to(ROOT)}:{node.name} ({node.end_lineno - node.lineno + 1})"
+        for path, tree in _parsed_modules()
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long, f"split these functions: {long}"
+
+
+def test_no_private_name_is_imported_from_another_module():
+    private = [
+        f"{path.relative_to(ROOT)} imports {alias.name} from {node.module}"
+        for path, tree in _parsed_modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("gptcore")
+        for alias in node.names
+        if alias.name.startswith("_")
+    ]
+    assert not private, f"make these public in their home module: {private}"

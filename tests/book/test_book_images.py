@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 REQUIRED = os.environ.get("GPTCORE_REQUIRE_BOOK_CHECK") == "1"
 

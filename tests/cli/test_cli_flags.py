@@ -14,16 +14,8 @@ import torch
 import gptcore.cli
 from gptcore.checkpoint import load_checkpoint, load_model
 from gptcore.cli import train as train_command
-from gptcore.data import load_plays
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "twelfth-night.txt"
-    path.write_text(load_plays()["twelfth-night"][:40_000], encoding="utf-8")
-    return path
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +39,6 @@ def tiny(corpus: Path, *more: str) -> list[str]:
         "--no-progress",
         *more,
     ]
-
-
-def error(argv: list[str], capsys) -> str:
-    with pytest.raises(SystemExit) as exit:
-        train_command.main(argv)
-    assert exit.value.code == 2
-    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_accumulation_and_bfloat16_from_the_command_line(corpus, tmp_path):
@@ -115,50 +100,41 @@ def test_fine_tuning_with_lora_saves_a_plain_merged_model(trained, corpus, tmp_p
     assert load_checkpoint(full / "tiny.pt")["optimizer"] is not None
 
 
-def test_fine_tuning_errors(trained, corpus, tmp_path, capsys):
+def test_fine_tuning_errors(trained, corpus, tmp_path, capsys, error):
     start = ["--init-from", str(trained)]
     out = ["--out", str(tmp_path / "x")]
     accents = tmp_path / "accents.txt"
     accents.write_text("Ça, c'est déjà l'été.\n" * 50, encoding="utf-8")
     assert "made with another vocabulary" in error(
-        ["--preset", "tiny", "--corpus", str(accents), *start, *out], capsys
+        ["--preset", "tiny", "--corpus", str(accents), *start, *out]
     )
-    assert "above" in error(tiny(corpus, *start, *out, "--lora-rank", "33"), capsys)
-    assert "rank" in error(tiny(corpus, *start, *out, "--lora-rank", "0"), capsys)
+    assert "above" in error(tiny(corpus, *start, *out, "--lora-rank", "33"))
+    assert "rank" in error(tiny(corpus, *start, *out, "--lora-rank", "0"))
     assert "name no linear layer" in error(
-        tiny(corpus, *start, *out, "--lora-rank", "2", "--lora-targets", "nowhere"),
-        capsys,
+        tiny(corpus, *start, *out, "--lora-rank", "2", "--lora-targets", "nowhere")
     )
     assert "leave out the model's flags" in error(
-        tiny(corpus, *start, *out, "--n-embd", "64"), capsys
+        tiny(corpus, *start, *out, "--n-embd", "64")
     )
-    assert "give it with --init-from" in error(
-        tiny(corpus, *out, "--lora-rank", "2"), capsys
-    )
-    assert "give one of them" in error(tiny(corpus, *start, *out, "--resume"), capsys)
+    assert "give it with --init-from" in error(tiny(corpus, *out, "--lora-rank", "2"))
+    assert "give one of them" in error(tiny(corpus, *start, *out, "--resume"))
     assert "no checkpoint at" in error(
-        tiny(corpus, "--init-from", str(tmp_path / "none.pt"), *out), capsys
+        tiny(corpus, "--init-from", str(tmp_path / "none.pt"), *out)
     )
 
 
-def test_other_flag_errors(corpus, tmp_path, capsys):
+def test_other_flag_errors(corpus, tmp_path, capsys, error):
     out = ["--out", str(tmp_path / "y")]
-    assert "needs --vocab-size" in error(
-        tiny(corpus, *out, "--tokenizer", "bpe"), capsys
-    )
-    assert "is for --tokenizer bpe" in error(
-        tiny(corpus, *out, "--vocab-size", "300"), capsys
-    )
-    assert "multiple of grad_accum" in error(
-        tiny(corpus, *out, "--grad-accum", "3"), capsys
-    )
+    assert "needs --vocab-size" in error(tiny(corpus, *out, "--tokenizer", "bpe"))
+    assert "is for --tokenizer bpe" in error(tiny(corpus, *out, "--vocab-size", "300"))
+    assert "multiple of grad_accum" in error(tiny(corpus, *out, "--grad-accum", "3"))
     assert "one of float32, bfloat16, float16" in error(
-        tiny(corpus, *out, "--dtype", "half"), capsys
+        tiny(corpus, *out, "--dtype", "half")
     )
-    assert "finite" in error(tiny(corpus, *out, "--lr", "inf"), capsys)
-    assert "finite" in error(tiny(corpus, *out, "--min-lr", "nan"), capsys)
+    assert "finite" in error(tiny(corpus, *out, "--lr", "inf"))
+    assert "finite" in error(tiny(corpus, *out, "--min-lr", "nan"))
     assert "does not apply to them" in error(
-        ["--preset", "tiny", "--val-fraction", "0.2", *out], capsys
+        ["--preset", "tiny", "--val-fraction", "0.2", *out]
     )
 
 
@@ -184,63 +160,60 @@ def test_both_commands_work_from_a_folder_outside_the_repository(tmp_path):
 
 
 def test_processes_times_micro_batches_must_divide_the_batch(
-    corpus, tmp_path, capsys, monkeypatch
+    corpus, tmp_path, capsys, monkeypatch, error
 ):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    message = error(tiny(corpus, "--out", str(tmp_path), "--grad-accum", "8"), capsys)
+    message = error(tiny(corpus, "--out", str(tmp_path), "--grad-accum", "8"))
     assert "among 2 processes of 8 micro-batches each: use a multiple of 16" in message
 
 
 def test_a_hurried_users_mistakes_are_refused_before_any_training(
-    trained, corpus, tmp_path, capsys, monkeypatch
+    trained, corpus, tmp_path, capsys, monkeypatch, error
 ):
     out = ["--out", str(tmp_path / "z")]
     for name in ("sub/model", "x.pt", ".."):
-        assert "give a plain name" in error(tiny(corpus, *out, "--name", name), capsys)
+        assert "give a plain name" in error(tiny(corpus, *out, "--name", name))
     for step in ("0", "-1"):
-        assert "a step of 1 or more" in error(
-            tiny(corpus, *out, "--stop-after", step), capsys
-        )
+        assert "a step of 1 or more" in error(tiny(corpus, *out, "--stop-after", step))
     start = ["--init-from", str(trained), "--lora-rank", "2"]
     assert "--lora-targets is empty" in error(
-        tiny(corpus, *out, *start, "--lora-targets", " "), capsys
+        tiny(corpus, *out, *start, "--lora-targets", " ")
     )
     assert "train it in one go" in error(
-        tiny(corpus, *out, *start, "--stop-after", "5"), capsys
+        tiny(corpus, *out, *start, "--stop-after", "5")
     )
     assert "--resume continues with the run's own tokenizer" in error(
-        tiny(corpus, *out, "--resume", "--tokenizer", "bpe", "--vocab-size", "300"),
-        capsys,
+        tiny(corpus, *out, "--resume", "--tokenizer", "bpe", "--vocab-size", "300")
     )
-    assert "--out is empty" in error(tiny(corpus, "--out", ""), capsys)
+    assert "--out is empty" in error(tiny(corpus, "--out", ""))
     assert "hold out more with --val-fraction" in error(
-        tiny(corpus, *out, "--val-fraction", "0.0005"), capsys
+        tiny(corpus, *out, "--val-fraction", "0.0005")
     )
     # a value the user never typed: the message names the preset and the flag
     assert "(warmup_steps=5 from the preset tiny: set --warmup-steps)" in error(
-        tiny(corpus, *out, "--steps", "3"), capsys
+        tiny(corpus, *out, "--steps", "3")
     )
     monkeypatch.setenv("WORLD_SIZE", "two")
-    assert "WORLD_SIZE='two'" in error(tiny(corpus, *out), capsys)
+    assert "WORLD_SIZE='two'" in error(tiny(corpus, *out))
     assert not (tmp_path / "z" / "tiny.pt").exists()
 
 
-def test_a_second_run_into_the_same_files_fails_at_once(corpus, tmp_path, capsys):
+def test_a_second_run_into_the_same_files_fails_at_once(
+    corpus, tmp_path, capsys, error
+):
     path = tmp_path / "tiny.pt"
     stale = tmp_path / ".tiny.pt.abc123.tmp"
     with train_command._claim(path, tmp_path / "tiny.log.jsonl"):  # the other run
         stale.write_bytes(b"half a checkpoint")  # what a run killed while saving leaves
-        assert "another run is writing" in error(
-            tiny(corpus, "--out", str(tmp_path)), capsys
-        )
+        assert "another run is writing" in error(tiny(corpus, "--out", str(tmp_path)))
         assert stale.exists()  # the other run's, maybe: left alone
     train_command.main(tiny(corpus, "--out", str(tmp_path)))
     assert path.is_file() and not stale.exists()
     assert not (tmp_path / "tiny.pt.lock").exists()
 
 
-def test_a_diverged_run_is_not_saved(corpus, tmp_path, capsys):
-    message = error(tiny(corpus, "--out", str(tmp_path), "--lr", "1e9"), capsys)
+def test_a_diverged_run_is_not_saved(corpus, tmp_path, capsys, error):
+    message = error(tiny(corpus, "--out", str(tmp_path), "--lr", "1e9"))
     assert "training diverged" in message and "Lower --lr" in message
     assert not (tmp_path / "tiny.pt").exists()
 
@@ -308,13 +281,15 @@ def test_sampling_mistakes(tmp_path, capsys):
     assert "has no tokenizer" in capsys.readouterr().err
 
 
-def test_a_checkpoint_without_its_recipe_cannot_be_resumed(corpus, tmp_path, capsys):
+def test_a_checkpoint_without_its_recipe_cannot_be_resumed(
+    corpus, tmp_path, capsys, error
+):
     from gptcore.checkpoint import save_checkpoint
 
     model, tokenizer = load_model(ROOT / "checkpoints" / "course.pt")
     save_checkpoint(tmp_path / "tiny.pt", model, tokenizer)  # no train_config
     assert "holds no training recipe" in error(
-        tiny(corpus, "--out", str(tmp_path), "--resume"), capsys
+        tiny(corpus, "--out", str(tmp_path), "--resume")
     )
 
 
@@ -338,21 +313,22 @@ def test_the_plan_names_the_text_by_its_sha256(corpus, tmp_path):
 
 
 def test_a_fine_tuning_run_blames_the_preset_for_the_presets_value(
-    trained, corpus, tmp_path, capsys
+    trained, corpus, tmp_path, capsys, error
 ):
     message = error(
         tiny(corpus, "--init-from", str(trained), "--out", str(tmp_path))
-        + ["--steps", "3"],
-        capsys,
+        + ["--steps", "3"]
     )
     assert "warmup_steps=5 from the preset tiny" in message
     assert "checkpoint" not in message
 
 
-def test_a_resumed_run_blames_the_checkpoint_for_its_value(corpus, tmp_path, capsys):
+def test_a_resumed_run_blames_the_checkpoint_for_its_value(
+    corpus, tmp_path, capsys, error
+):
     out = ["--out", str(tmp_path)]
     train_command.main(tiny(corpus, *out, "--stop-after", "2"))
-    message = error(tiny(corpus, *out, "--resume", "--min-lr", "1"), capsys)
+    message = error(tiny(corpus, *out, "--resume", "--min-lr", "1"))
     assert "lr=0.005 from the checkpoint: set --lr" in message
 
 
@@ -363,14 +339,14 @@ def test_device_takes_a_numbered_gpu():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_a_numbered_gpu_on_a_machine_without_one_is_one_clear_line(
-    corpus, tmp_path, capsys
+    corpus, tmp_path, capsys, error
 ):
-    message = error(tiny(corpus, "--out", str(tmp_path), "--device", "cuda:1"), capsys)
+    message = error(tiny(corpus, "--out", str(tmp_path), "--device", "cuda:1"))
     assert "device 'cuda:1': PyTorch sees no cuda device on this machine" in message
 
 
-def test_an_unknown_device_is_named(corpus, tmp_path, capsys):
-    message = error(tiny(corpus, "--out", str(tmp_path), "--device", "tpu9"), capsys)
+def test_an_unknown_device_is_named(corpus, tmp_path, capsys, error):
+    message = error(tiny(corpus, "--out", str(tmp_path), "--device", "tpu9"))
     assert "unknown device 'tpu9'" in message
 
 

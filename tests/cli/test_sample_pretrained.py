@@ -25,7 +25,7 @@ from transformers import (  # noqa: E402
 
 from gptcore.cli import sample as sample_command  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SENTENCES = [
     "Hello, world. Hello again, and hello once more.",
     "The quick brown fox jumps over the lazy dog.",

@@ -548,7 +548,9 @@ def test_importing_gptcore_pretrained_imports_neither_transformers_nor_the_hub()
 
 
 def test_the_course_checkpoint_still_loads_strictly():
-    path = os.path.join(os.path.dirname(__file__), "..", "checkpoints", "course.pt")
+    path = os.path.join(
+        os.path.dirname(__file__), "..", "..", "checkpoints", "course.pt"
+    )
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     saved = checkpoint["config"]  # chapter 8's fields and chapter 13's, at GPT-2's
     plain = GPTConfig(**{k: v for k, v in saved.items() if k in PLAIN})

@@ -1,4 +1,4 @@
-// Run by tests/test_book_site.py in every page of the built book, once it has loaded (selenium's
+// Run by tests/book/test_book_site.py in every page of the built book, once it has loaded (selenium's
 // execute_async_script: the last argument is the callback). Waits for MathJax to finish, then
 // reports what a reader would see wrong: {problems: [...], math: <typeset formulas>, images: <n>}.
 const done = arguments[arguments.length - 1];

@@ -186,7 +186,7 @@ def test_bad_alphas_get_clear_errors(alpha, error):
 
 @pytest.mark.parametrize("alpha", [float("inf"), float("nan")])
 def test_a_non_finite_alpha_says_it_must_be_finite(alpha):
-    with pytest.raises(ValueError, match=r"alpha must be a finite number above 0"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number"):
         add_lora(tiny(), rank=2, alpha=alpha)
 
 

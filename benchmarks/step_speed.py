@@ -17,7 +17,7 @@ Two kinds of step live here:
   subclassing or patching. None reaches the issue's 1.2x (README's benchmark section
   says why); the best, AdamW's fused kernel ("fused", about 1.05x), is not adopted: it
   rounds differently, and the committed course checkpoint is reproduced bit for bit
-  by tests/test_cli.py.
+  by tests/cli/test_cli.py.
 
 All steps train the same model class, gptcore.model.GPT; a candidate that changes the
 model patches copies of it.

@@ -24,6 +24,7 @@ IDEAS = {
     13: r"rotary|\brope\b|rmsnorm|swiglu|n_kv_head|grouped.query|gptcore\.modern",
     14: r"\bbpe\b|byte.pair",
     15: r"\blora\b",
+    18: r"\bexperts?\b|\bmoe|gptcore\.experts",
 }
 # Where a chapter's code looks ahead, on purpose: a later chapter's format or flag that
 # an earlier module reads, by an import inside the one function that needs it (see

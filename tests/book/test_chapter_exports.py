@@ -34,6 +34,7 @@ LOOKS_AHEAD = {
     (9, 13),  # load_model builds chapter 13's model from a checkpoint's config
     (11, 14),  # gptcore train --tokenizer bpe
     (11, 15),  # gptcore train --lora-rank
+    (13, 18),  # load_pretrained builds chapter 18's MoEGPT for Mixtral
 }
 # Span of a summary that names code: `name` or `name(arguments)`.
 NAMED = re.compile(r"`([A-Za-z_]\w*)(\(([^`]*)\))?`")

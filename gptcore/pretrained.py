@@ -66,10 +66,10 @@ def _llama_config(hf: dict, kind: str) -> ModernConfig:
     _require(hf, hidden_act="silu", attention_bias=False, mlp_bias=False)
     rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
-    if rope_type != "default" or rope.get("partial_rotary_factor", 1.0) != 1.0:
+    if rope.get("partial_rotary_factor", 1.0) != 1.0:
         raise ValueError(
-            f"RoPE scaling {rope_type!r} ({rope}) is not supported: "
-            "gptcore computes plain RoPE, and would give wrong logits"
+            f"RoPE on part of each head ({rope}) is not supported: "
+            "gptcore turns every pair, and would give wrong logits"
         )
     n_embd, n_head = hf["hidden_size"], hf["num_attention_heads"]
     if hf.get("head_dim") not in (None, n_embd // n_head):
@@ -84,7 +84,7 @@ def _llama_config(hf: dict, kind: str) -> ModernConfig:
     if window is not None and window < block_size:  # within it: causal attention
         block_size = window
     theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
-    return ModernConfig(
+    config = ModernConfig(
         vocab_size=hf["vocab_size"],
         block_size=block_size,
         n_layer=hf["num_hidden_layers"],
@@ -101,12 +101,24 @@ def _llama_config(hf: dict, kind: str) -> ModernConfig:
         ffn_hidden=hf["intermediate_size"],
         n_kv_head=hf.get("num_key_value_heads") or n_head,
     )
+    return config if rope_type == "default" else _scaled_rope_config(rope, config)
+
+
+def _scaled_rope_config(rope: dict, config: ModernConfig) -> ModernConfig:
+    """config with RoPE scaled as rope says (Llama 3.1), chapter 18's ScaledRopeConfig;
+    a ValueError names a scaling that gptcore does not compute."""
+    from gptcore.rope_scaling import ScaledRopeConfig  # chapter 18: only when scaled
+
+    scaling = {key: value for key, value in rope.items() if key != "rope_theta"}
+    return ScaledRopeConfig(**vars(config), rope_scaling=scaling)
 
 
 def _experts_config(hf: dict, config: ModernConfig) -> ModernConfig:
     """Mixtral's config: a Llama's, with chapter 18's experts in each block."""
     from gptcore.experts import MoEConfig  # chapter 18: imported only for Mixtral
 
+    if hasattr(config, "rope_scaling"):
+        raise ValueError("a Mixtral with RoPE scaling is not supported by gptcore")
     return MoEConfig(
         **vars(config),
         n_experts=hf["num_local_experts"],
@@ -265,7 +277,8 @@ def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
             rms_norm_eps=c.norm_eps,
             hidden_act="silu",
             rope_theta=c.rope_theta,  # the key of transformers < 5, and:
-            rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta},
+            rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta}
+            | (getattr(c, "rope_scaling", None) or {}),  # chapter 18's scaling
         )
     )
 
@@ -402,11 +415,15 @@ def _stored_tensors(
 
 
 def _model_class(config: GPTConfig) -> type[GPT]:
-    """The class that builds config's model: GPT, ModernGPT, or chapter 18's MoEGPT."""
+    """The class that builds config's model: GPT, ModernGPT, or chapter 18's."""
     if hasattr(config, "n_experts"):  # chapter 18's MoEConfig (Mixtral)
         from gptcore.experts import MoEGPT  # chapter 18: imported only for experts
 
         return MoEGPT
+    if hasattr(config, "rope_scaling"):  # chapter 18's ScaledRopeConfig (Llama 3.1)
+        from gptcore.rope_scaling import ScaledRopeGPT  # chapter 18: only then
+
+        return ScaledRopeGPT
     return ModernGPT if isinstance(config, ModernConfig) else GPT
 
 

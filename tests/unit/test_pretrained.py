@@ -113,6 +113,28 @@ HF_MODELS = {  # name -> a tiny transformers model, and the block_size gptcore g
         ),
         16,
     ),
+    "llama3-scaled": (
+        lambda: LlamaForCausalLM(
+            LlamaConfig(
+                **LLAMA,
+                rope_parameters=dict(
+                    rope_type="llama3",
+                    rope_theta=500000.0,
+                    factor=8.0,
+                    low_freq_factor=1.0,
+                    high_freq_factor=4.0,
+                    original_max_position_embeddings=8,  # 4 times exceeded
+                ),
+            )
+        ),
+        32,
+    ),
+    "llama-linear": (
+        lambda: LlamaForCausalLM(
+            LlamaConfig(**LLAMA, rope_parameters=dict(rope_type="linear", factor=4.0))
+        ),
+        32,
+    ),
     "qwen2": (
         lambda: Qwen2ForCausalLM(
             Qwen2Config(
@@ -463,25 +485,13 @@ def test_a_missing_shard_is_named(tmp_path):
     [
         (
             dict(
-                rope_scaling={
-                    "rope_type": "llama3",
-                    "factor": 8.0,
-                    "low_freq_factor": 1.0,
-                    "high_freq_factor": 4.0,
-                    "original_max_position_embeddings": 8192,
-                }
+                rope_parameters={"rope_type": "yarn", "factor": 4.0, "rope_theta": 1e4}
             ),
-            "RoPE scaling 'llama3'",
+            "rope_type must be one of 'linear', 'llama3', got 'yarn'",
         ),
         (
-            dict(
-                rope_parameters={
-                    "rope_type": "linear",
-                    "factor": 2.0,
-                    "rope_theta": 1e4,
-                }
-            ),
-            "RoPE scaling 'linear'",
+            dict(rope_parameters={"rope_type": "llama3", "factor": 8.0}),
+            "RoPE scaling 'llama3' needs 'low_freq_factor'",
         ),
         (
             dict(head_dim=16),
@@ -654,3 +664,21 @@ def test_a_damaged_expert_tensor_is_named(damage, tmp_path):
     save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ValueError, match=words):
         load_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["llama3-scaled", "llama-linear"])
+def test_a_scaled_rope_loads_caches_and_round_trips(name, tmp_path):
+    hf = hf_checkpoint(name, tmp_path)
+    model = load_pretrained(tmp_path)
+    assert type(model).__name__ == "ScaledRopeGPT"
+    idx = tokens(T=32)
+    with torch.no_grad():
+        cache = KVCache(model.config.n_layer)
+        parts = [model(idx[:, :9], cache=cache)[0]]
+        parts += [model(idx[:, t : t + 1], cache=cache)[0] for t in range(9, 32)]
+        theirs = hf(idx, use_cache=False).logits
+    assert (torch.cat(parts, 1) - theirs).abs().max() < TOL
+    folder = save_pretrained(model, tmp_path / "back")
+    again = AutoModelForCausalLM.from_pretrained(folder).eval()
+    assert max_difference(model, again, idx) < TOL
+    assert load_pretrained(folder).config == model.config

@@ -37,6 +37,8 @@ _HOMES = {
     "BPETokenizer": "bpe",
     "add_lora": "lora",
     "merge_lora": "lora",
+    "MoEConfig": "experts",
+    "MoEGPT": "experts",
 }
 
 __all__ = [
@@ -68,6 +70,8 @@ __all__ = [
     "BPETokenizer",
     "add_lora",
     "merge_lora",
+    "MoEConfig",
+    "MoEGPT",
 ]
 
 

@@ -21,7 +21,7 @@ from gptcore.gpt2 import gpt2_hf_settings, gpt2_state_dict
 from gptcore.model import GPT, GPTConfig
 from gptcore.modern import ModernConfig, ModernGPT
 
-SUPPORTED_MODEL_TYPES = ("gpt2", "llama", "mistral", "qwen2")
+SUPPORTED_MODEL_TYPES = ("gpt2", "llama", "mistral", "qwen2", "mixtral")
 _HUB_FILES = ["config.json", "model*.safetensors*"]  # no pickles, nor other formats
 _BUFFERS = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")  # not weights
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, openai-community/gpt2
@@ -62,14 +62,14 @@ def _gpt2_config(hf: dict) -> GPTConfig:
 
 
 def _llama_config(hf: dict, kind: str) -> ModernConfig:
-    """A Llama, Mistral or Qwen2 config.json's ModernConfig."""
+    """A Llama, Mistral, Qwen2 or Mixtral config.json's ModernConfig."""
     _require(hf, hidden_act="silu", attention_bias=False, mlp_bias=False)
     rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
-    if rope_type != "default" or rope.get("partial_rotary_factor", 1.0) != 1.0:
+    if rope.get("partial_rotary_factor", 1.0) != 1.0:
         raise ValueError(
-            f"RoPE scaling {rope_type!r} ({rope}) is not supported: "
-            "gptcore computes plain RoPE, and would give wrong logits"
+            f"RoPE on part of each head ({rope}) is not supported: "
+            "gptcore turns every pair, and would give wrong logits"
         )
     n_embd, n_head = hf["hidden_size"], hf["num_attention_heads"]
     if hf.get("head_dim") not in (None, n_embd // n_head):
@@ -79,12 +79,12 @@ def _llama_config(hf: dict, kind: str) -> ModernConfig:
             "heads split n_embd evenly"
         )
     block_size = hf.get("max_position_embeddings", 2048)
-    sliding = kind == "mistral" or hf.get("use_sliding_window", False)
+    sliding = kind in ("mistral", "mixtral") or hf.get("use_sliding_window", False)
     window = hf.get("sliding_window") if sliding else None
     if window is not None and window < block_size:  # within it: causal attention
         block_size = window
     theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
-    return ModernConfig(
+    config = ModernConfig(
         vocab_size=hf["vocab_size"],
         block_size=block_size,
         n_layer=hf["num_hidden_layers"],
@@ -101,6 +101,31 @@ def _llama_config(hf: dict, kind: str) -> ModernConfig:
         ffn_hidden=hf["intermediate_size"],
         n_kv_head=hf.get("num_key_value_heads") or n_head,
     )
+    return config if rope_type == "default" else _scaled_rope_config(rope, config)
+
+
+def _scaled_rope_config(rope: dict, config: ModernConfig) -> ModernConfig:
+    """config with RoPE scaled as rope says (Llama 3.1), chapter 18's ScaledRopeConfig;
+    a ValueError names a scaling that gptcore does not compute."""
+    from gptcore.rope_scaling import ScaledRopeConfig  # chapter 18: only when scaled
+
+    scaling = {key: value for key, value in rope.items() if key != "rope_theta"}
+    return ScaledRopeConfig(**vars(config), rope_scaling=scaling)
+
+
+def _experts_config(hf: dict, config: ModernConfig) -> ModernConfig:
+    """Mixtral's config: a Llama's, with chapter 18's experts in each block."""
+    from gptcore.experts import MoEConfig  # chapter 18: imported only for Mixtral
+
+    if hasattr(config, "rope_scaling"):
+        raise ValueError("a Mixtral with RoPE scaling is not supported by gptcore")
+    return MoEConfig(
+        **vars(config),
+        n_experts=hf["num_local_experts"],
+        top_k=hf["num_experts_per_tok"],
+        routing="chosen",  # Mixtral's: a softmax over the chosen experts' scores
+        aux_loss_coef=hf.get("router_aux_loss_coef", 0.001),
+    )
 
 
 def config_from_hf(hf: dict) -> GPTConfig:
@@ -113,7 +138,10 @@ def config_from_hf(hf: dict) -> GPTConfig:
             f"{', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     try:
-        return _gpt2_config(hf) if kind == "gpt2" else _llama_config(hf, kind)
+        if kind == "gpt2":
+            return _gpt2_config(hf)
+        config = _llama_config(hf, kind)
+        return _experts_config(hf, config) if kind == "mixtral" else config
     except KeyError as missing:
         raise ValueError(
             f"config.json of a {kind} model has no {missing} setting"
@@ -130,14 +158,46 @@ def hf_model_type(config: GPTConfig) -> str:
     same_heads = c.n_kv_head in (None, c.n_head) and c.qkv_bias in (None, True)
     if gpt2_parts and c.bias and same_heads:
         return "gpt2"
-    if (c.norm, c.position, c.ffn, c.bias) == ("rmsnorm", "rope", "swiglu", False):
+    llama_parts = (c.norm, c.position, c.ffn, c.bias) == (
+        "rmsnorm",
+        "rope",
+        "swiglu",
+        False,
+    )
+    experts = getattr(c, "routing", None)  # chapter 18's MoEConfig: experts, routed
+    if llama_parts and experts == "chosen" and not c.qkv_bias:
+        return "mixtral"
+    if llama_parts and experts is None:
         return "qwen2" if c.qkv_bias else "llama"
     raise ValueError(
         "no transformers model computes this config: GPT-2 needs bias=True and "
         "the default norm, position and ffn; Llama needs "
         "norm='rmsnorm', position='rope', ffn='swiglu', bias=False "
-        "(and qkv_bias=True: Qwen2)"
+        "(and qkv_bias=True: Qwen2); Mixtral is Llama's with experts routed "
+        "'chosen' and no qkv bias"
     )
+
+
+def _ffn_tensors(h: str, ffn: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A block's feed-forward weights under transformers' names (h: the block's
+    prefix): a SwiGLU's, or Mixtral's router and experts (chapter 18's)."""
+    if not hasattr(ffn, "experts"):
+        gate, up = ffn.fc.weight.chunk(2)  # fc is [gate | up]
+        return {
+            h + "mlp.gate_proj.weight": gate,
+            h + "mlp.up_proj.weight": up,
+            h + "mlp.down_proj.weight": ffn.proj.weight,
+        }
+    moe = h + "block_sparse_moe."
+    sd = {moe + "gate.weight": ffn.router.gate.weight}
+    for e, expert in enumerate(ffn.experts):  # each a SwiGLU: w1 gate, w3 up, w2 down
+        gate, up = expert.fc.weight.chunk(2)
+        sd |= {
+            f"{moe}experts.{e}.w1.weight": gate,
+            f"{moe}experts.{e}.w3.weight": up,
+            f"{moe}experts.{e}.w2.weight": expert.proj.weight,
+        }
+    return sd
 
 
 def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
@@ -155,15 +215,11 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
             if b.attn.qkv.bias is not None:  # Qwen2
                 for part, w in zip("qkv", b.attn.qkv.bias.split(rows), strict=True):
                     sd[f"{a}{part}_proj.bias"] = w
-            gate, up = b.ffn.fc.weight.chunk(2)  # fc is [gate | up]
             sd |= {
                 a + "o_proj.weight": b.attn.proj.weight,
                 h + "input_layernorm.weight": b.ln1.weight,
                 h + "post_attention_layernorm.weight": b.ln2.weight,
-                h + "mlp.gate_proj.weight": gate,
-                h + "mlp.up_proj.weight": up,
-                h + "mlp.down_proj.weight": b.ffn.proj.weight,
-            }
+            } | _ffn_tensors(h, b.ffn)
         sd |= {
             "model.norm.weight": model.ln_f.weight,
             "lm_head.weight": model.lm_head.weight,
@@ -171,6 +227,13 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     if c.tie_weights:
         del sd["lm_head.weight"]  # the token embedding itself; transformers ties it
     return sd
+
+
+_ARCHITECTURES = {
+    "llama": "LlamaForCausalLM",
+    "qwen2": "Qwen2ForCausalLM",
+    "mixtral": "MixtralForCausalLM",
+}
 
 
 def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
@@ -190,15 +253,22 @@ def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
             gpt2 |= dict(layer_norm_epsilon=c.norm_eps, n_inner=c.ffn_hidden)
         return shared | gpt2
     llama = dict(attention_bias=False, mlp_bias=False) if kind == "llama" else {}
+    if kind == "mixtral":  # chapter 18's experts: an expert's width, not ffn_hidden
+        llama = dict(
+            num_local_experts=c.n_experts,
+            num_experts_per_tok=c.top_k,
+            router_aux_loss_coef=c.aux_loss_coef,
+            sliding_window=None,
+        )
     return (
         shared
         | llama
         | dict(
-            architectures=[
-                "Qwen2ForCausalLM" if kind == "qwen2" else "LlamaForCausalLM"
-            ],
+            architectures=[_ARCHITECTURES[kind]],
             hidden_size=c.n_embd,
-            intermediate_size=c.ffn_hidden or 4 * c.n_embd,
+            intermediate_size=(
+                getattr(c, "expert_hidden", None) or c.ffn_hidden or 4 * c.n_embd
+            ),
             num_hidden_layers=c.n_layer,
             num_attention_heads=c.n_head,
             num_key_value_heads=c.n_kv_head or c.n_head,
@@ -207,7 +277,8 @@ def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
             rms_norm_eps=c.norm_eps,
             hidden_act="silu",
             rope_theta=c.rope_theta,  # the key of transformers < 5, and:
-            rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta},
+            rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta}
+            | (getattr(c, "rope_scaling", None) or {}),  # chapter 18's scaling
         )
     )
 
@@ -343,6 +414,19 @@ def _stored_tensors(
     return found
 
 
+def _model_class(config: GPTConfig) -> type[GPT]:
+    """The class that builds config's model: GPT, ModernGPT, or chapter 18's."""
+    if hasattr(config, "n_experts"):  # chapter 18's MoEConfig (Mixtral)
+        from gptcore.experts import MoEGPT  # chapter 18: imported only for experts
+
+        return MoEGPT
+    if hasattr(config, "rope_scaling"):  # chapter 18's ScaledRopeConfig (Llama 3.1)
+        from gptcore.rope_scaling import ScaledRopeGPT  # chapter 18: only then
+
+        return ScaledRopeGPT
+    return ModernGPT if isinstance(config, ModernConfig) else GPT
+
+
 def load_pretrained(
     name_or_path: str | os.PathLike,
     device: str | torch.device = "cpu",
@@ -361,7 +445,7 @@ def load_pretrained(
     config = config_from_hf(hf)
     files = _weight_files(folder)
     with torch.device("meta"):  # shapes only: no time spent on a random initialisation
-        model = (ModernGPT if isinstance(config, ModernConfig) else GPT)(config)
+        model = _model_class(config)(config)
     model = model.to(dtype).to_empty(device=device)  # uninitialised, filled below
     if config.tie_weights:  # to_empty gave the two names a tensor each: one again
         model.lm_head.weight = model.embed.token.weight

@@ -21,10 +21,14 @@ from transformers import (
     LlamaForCausalLM,
     MistralConfig,
     MistralForCausalLM,
+    MixtralConfig,
+    MixtralForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
 )
 
+from gptcore.experts import MoEConfig, MoEGPT
+from gptcore.generation import KVCache
 from gptcore.model import GPT, GPTConfig
 from gptcore.modern import ModernConfig, ModernGPT
 from gptcore.pretrained import (
@@ -89,6 +93,47 @@ HF_MODELS = {  # name -> a tiny transformers model, and the block_size gptcore g
             MistralConfig(**LLAMA, num_key_value_heads=2, sliding_window=16)
         ),
         16,
+    ),
+    "mixtral": (
+        lambda: MixtralForCausalLM(
+            MixtralConfig(
+                **LLAMA,
+                num_key_value_heads=2,
+                num_local_experts=4,
+                num_experts_per_tok=2,
+            )
+        ),
+        32,
+    ),
+    "mixtral-window": (
+        lambda: MixtralForCausalLM(
+            MixtralConfig(
+                **LLAMA, num_key_value_heads=4, num_local_experts=3, sliding_window=16
+            )
+        ),
+        16,
+    ),
+    "llama3-scaled": (
+        lambda: LlamaForCausalLM(
+            LlamaConfig(
+                **LLAMA,
+                rope_parameters=dict(
+                    rope_type="llama3",
+                    rope_theta=500000.0,
+                    factor=8.0,
+                    low_freq_factor=1.0,
+                    high_freq_factor=4.0,
+                    original_max_position_embeddings=8,  # 4 times exceeded
+                ),
+            )
+        ),
+        32,
+    ),
+    "llama-linear": (
+        lambda: LlamaForCausalLM(
+            LlamaConfig(**LLAMA, rope_parameters=dict(rope_type="linear", factor=4.0))
+        ),
+        32,
     ),
     "qwen2": (
         lambda: Qwen2ForCausalLM(
@@ -440,25 +485,13 @@ def test_a_missing_shard_is_named(tmp_path):
     [
         (
             dict(
-                rope_scaling={
-                    "rope_type": "llama3",
-                    "factor": 8.0,
-                    "low_freq_factor": 1.0,
-                    "high_freq_factor": 4.0,
-                    "original_max_position_embeddings": 8192,
-                }
+                rope_parameters={"rope_type": "yarn", "factor": 4.0, "rope_theta": 1e4}
             ),
-            "RoPE scaling 'llama3'",
+            "rope_type must be one of 'linear', 'llama3', got 'yarn'",
         ),
         (
-            dict(
-                rope_parameters={
-                    "rope_type": "linear",
-                    "factor": 2.0,
-                    "rope_theta": 1e4,
-                }
-            ),
-            "RoPE scaling 'linear'",
+            dict(rope_parameters={"rope_type": "llama3", "factor": 8.0}),
+            "RoPE scaling 'llama3' needs 'low_freq_factor'",
         ),
         (
             dict(head_dim=16),
@@ -559,3 +592,93 @@ def test_the_course_checkpoint_still_loads_strictly():
     model.load_state_dict(checkpoint["model"], strict=True)
     modern = ModernGPT(ModernConfig(**saved))  # the same tensor names, too
     modern.load_state_dict(checkpoint["model"], strict=True)
+
+
+def test_a_mixtral_checkpoint_loads_as_chapter_18s_model_and_caches(tmp_path):
+    hf = hf_checkpoint("mixtral", tmp_path)
+    model = load_pretrained(tmp_path)
+    assert isinstance(model, MoEGPT)
+    c = model.config
+    assert (c.n_experts, c.top_k, c.routing, c.ffn_hidden) == (4, 2, "chosen", 48)
+    idx = tokens(T=32)
+    with torch.no_grad():
+        whole, _ = model(idx)
+        cache = KVCache(c.n_layer)
+        parts = [model(idx[:, :20], cache=cache)[0]]
+        parts += [model(idx[:, t : t + 1], cache=cache)[0] for t in range(20, 32)]
+        theirs = hf(idx, use_cache=False).logits
+    assert (torch.cat(parts, 1) - theirs).abs().max() < TOL
+    assert (whole - theirs).abs().max() < TOL
+
+
+def random_moe(**options) -> MoEGPT:
+    torch.manual_seed(0)
+    config = MoEConfig(
+        vocab_size=61,
+        block_size=32,
+        n_layer=2,
+        n_head=4,
+        n_embd=32,
+        norm="rmsnorm",
+        position="rope",
+        ffn="swiglu",
+        bias=False,
+        n_kv_head=2,
+        ffn_hidden=40,
+        n_experts=3,
+        top_k=2,
+        **options,
+    )
+    return randomize(MoEGPT(config))
+
+
+def test_save_pretrained_writes_a_mixtral_and_reads_it_back(tmp_path):
+    model = random_moe(aux_loss_coef=0.02)
+    folder = save_pretrained(model, tmp_path / "out")
+    hf = AutoModelForCausalLM.from_pretrained(folder).eval()
+    assert type(hf).__name__ == "MixtralForCausalLM"
+    assert max_difference(model, hf, tokens()) < TOL
+    again = load_pretrained(folder)
+    assert again.config == model.config
+    ours, theirs = model.state_dict(), again.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_a_mixture_no_transformers_class_computes_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="Mixtral is Llama's with experts routed"):
+        save_pretrained(random_moe(routing="all"), tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["missing", "shape"])
+def test_a_damaged_expert_tensor_is_named(damage, tmp_path):
+    hf_checkpoint("mixtral", tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    name = "model.layers.1.block_sparse_moe.experts.3.w2.weight"
+    if damage == "missing":
+        del weights[name]
+        words = f"lacks 1 tensors .* such as {name}"
+    else:
+        weights[name] = weights[name][:, :-1].contiguous()
+        words = f"tensor {name} .* has shape \\(32, 47\\).* implies \\(32, 48\\)"
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match=words):
+        load_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["llama3-scaled", "llama-linear"])
+def test_a_scaled_rope_loads_caches_and_round_trips(name, tmp_path):
+    hf = hf_checkpoint(name, tmp_path)
+    model = load_pretrained(tmp_path)
+    assert type(model).__name__ == "ScaledRopeGPT"
+    idx = tokens(T=32)
+    with torch.no_grad():
+        cache = KVCache(model.config.n_layer)
+        parts = [model(idx[:, :9], cache=cache)[0]]
+        parts += [model(idx[:, t : t + 1], cache=cache)[0] for t in range(9, 32)]
+        theirs = hf(idx, use_cache=False).logits
+    assert (torch.cat(parts, 1) - theirs).abs().max() < TOL
+    folder = save_pretrained(model, tmp_path / "back")
+    again = AutoModelForCausalLM.from_pretrained(folder).eval()
+    assert max_difference(model, again, idx) < TOL
+    assert load_pretrained(folder).config == model.config

@@ -37,6 +37,7 @@ _HOMES = {
     "BPETokenizer": "bpe",
     "add_lora": "lora",
     "merge_lora": "lora",
+    "quantize_model": "inference",
 }
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "BPETokenizer",
     "add_lora",
     "merge_lora",
+    "quantize_model",
 ]
 
 

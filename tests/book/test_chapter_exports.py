@@ -24,6 +24,7 @@ IDEAS = {
     13: r"rotary|\brope\b|rmsnorm|swiglu|n_kv_head|grouped.query|gptcore\.modern",
     14: r"\bbpe\b|byte.pair",
     15: r"\blora\b",
+    19: r"gptcore\.inference|quantiz|speculative",
 }
 # Where a chapter's code looks ahead, on purpose: a later chapter's format or flag that
 # an earlier module reads, by an import inside the one function that needs it (see
@@ -33,6 +34,7 @@ LOOKS_AHEAD = {
     (9, 13),  # load_model builds chapter 13's model from a checkpoint's config
     (11, 14),  # gptcore train --tokenizer bpe
     (11, 15),  # gptcore train --lora-rank
+    (11, 19),  # gptcore sample --quantize and --draft
 }
 # Span of a summary that names code: `name` or `name(arguments)`.
 NAMED = re.compile(r"`([A-Za-z_]\w*)(\(([^`]*)\))?`")

@@ -190,7 +190,7 @@ def load_quantized(path: str | Path, device: str = "cpu") -> tuple[GPT, object]:
     return model.to(device).eval(), tokenizer_from_dict(state["tokenizer"])
 
 
-# %% chapters/19_cost_of_answering.ipynb 24
+# %% chapters/19_cost_of_answering.ipynb 25
 def _probabilities(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """softmax(logits / temperature) over the last dimension; one-hot at the argmax
     for temperature 0 (greedy)."""
@@ -233,7 +233,7 @@ def verify(
     return kept + [torch.multinomial(p[-1], 1, generator=generator).item()]
 
 
-# %% chapters/19_cost_of_answering.ipynb 27
+# %% chapters/19_cost_of_answering.ipynb 28
 def _check_pair(target: GPT, draft: GPT, k: int, length: int) -> None:
     """A clear error for a draft that cannot propose for this target, or k below 1."""
     check_positive_int("k", k)

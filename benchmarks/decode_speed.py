@@ -66,7 +66,8 @@ def weight_bytes(model: nn.Module) -> int:
     total += sum(t.numel() * t.element_size() for t in model.buffers())
     for module in model.modules():
         if isinstance(module, torch.ao.nn.quantized.dynamic.Linear):
-            total += module.weight().numel() + module.bias().numel() * 4
+            bias = module.bias()
+            total += module.weight().numel() + (0 if bias is None else bias.numel() * 4)
     # the position and token embeddings: one row each per token, not the whole table
     embed = model.embed if hasattr(model, "embed") else None
     if embed is not None and not _tied(model):

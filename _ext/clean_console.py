@@ -1,4 +1,5 @@
-"""No JavaScript error in the browser console on any page (tests/book/test_book_site.py).
+"""No JavaScript error in the browser console on any page
+(tests/book/test_book_site.py).
 
 Two errors that every reader's browser logged on every page, fixed here:
 

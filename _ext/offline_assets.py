@@ -9,8 +9,8 @@
 * **require.js and the ipywidgets widget manager** are not loaded at all:
   `nb_ipywidgets_js: {}` in _config.yml. The book shows widgets as static figures.
 
-tests/book/test_book_site.py checks the result: no external `<script>`, `<link>` or `<img>`
-in any page, and every page rendered in headless Chromium with its math typeset.
+tests/book/test_book_site.py checks the result: no external `<script>`, `<link>` or
+`<img>` in any page, and every page rendered in headless Chromium with its math typeset.
 """
 
 import importlib.util

@@ -37,8 +37,7 @@ _HOMES = {
     "BPETokenizer": "bpe",
     "add_lora": "lora",
     "merge_lora": "lora",
-    "MoEConfig": "experts",
-    "MoEGPT": "experts",
+    "quantize_model": "inference",
 }
 
 __all__ = [
@@ -70,8 +69,7 @@ __all__ = [
     "BPETokenizer",
     "add_lora",
     "merge_lora",
-    "MoEConfig",
-    "MoEGPT",
+    "quantize_model",
 ]
 
 

@@ -9,8 +9,8 @@ Each notebook runs top to bottom in its own fresh kernel from the chapters/ fold
 exactly as nbval will run it; outputs and widget state are stored, execution counts run
 1..n, and no timing metadata is written, so a re-run that changes nothing leaves the
 file unchanged. Each code cell records a hash of the source it was executed from
-(``metadata.source_hash``), so that ``tests/book/test_notebooks.py`` can tell when a cell was
-edited after its outputs were stored.
+(``metadata.source_hash``), so that ``tests/book/test_notebooks.py`` can tell when a
+cell was edited after its outputs were stored.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 import gptcore
 from gptcore.checkpoint import load_model
 from gptcore.data import OutOfVocabularyError
@@ -30,6 +32,26 @@ def course_model() -> Path:
         f"{package.parent / 'checkpoints'}: reinstall gptcore, or name a model with "
         "--checkpoint"
     )
+
+
+def _add_cheaper_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Chapter 19's flags, added to the parser: fewer bytes per weight, fewer passes
+    of the model."""
+    parser.add_argument(
+        "--quantize",
+        choices=["int8", "int4"],
+        default=None,
+        help="store the weights as int8 (one scale per row) or int4 (groups of 32), "
+        "on any device (chapter 19)",
+    )
+    parser.add_argument(
+        "--draft",
+        default=None,
+        metavar="CHECKPOINT",
+        help="speculative decoding: a small model with the same tokenizer proposes "
+        "tokens that the model checks (chapter 19)",
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="recompute the whole window for every character",
     )
-    return parser
+    return _add_cheaper_flags(parser)
 
 
 class _HFTokenizer:
@@ -133,6 +155,38 @@ def _load_pretrained(name: str, device: str):
     return model, _HFTokenizer(AutoTokenizer.from_pretrained(name))
 
 
+def _answer_cheaply(model, tokenizer, args: argparse.Namespace, device: str) -> str:
+    """--quantize and --draft: the prompt and its continuation, by a quantized model
+    or by speculative decoding with a draft model."""
+    # Chapter 19's, imported only when one of its flags is given, so that this chapter
+    # needs nothing from a later one.
+    from gptcore.inference import quantize_model, speculative_generate
+
+    if args.quantize:
+        bits, group_size = (8, None) if args.quantize == "int8" else (4, 32)
+        model = quantize_model(model, bits, group_size)
+    if not args.draft:
+        return generate_text(
+            model, tokenizer, args.prompt, args.length, args.temperature, args.top_k,
+            args.seed, use_cache=not args.no_cache,
+        )  # fmt: skip
+    if args.pretrained is not None or args.top_k is not None:
+        raise ValueError("--draft works with --checkpoint models and without --top-k")
+    draft, draft_tokenizer = load_model(Path(args.draft).expanduser(), device)
+    if draft_tokenizer.to_dict() != tokenizer.to_dict():
+        raise ValueError(
+            f"the draft {args.draft} has another tokenizer than the model: a draft "
+            "must be trained on the same tokens (the same vocabulary)"
+        )
+    idx = torch.tensor([tokenizer.encode(args.prompt)], device=device)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    out, _ = speculative_generate(
+        model, draft, idx, args.length, temperature=args.temperature,
+        generator=generator,
+    )  # fmt: skip
+    return tokenizer.decode(out[0].tolist())
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command: print the prompt and its continuation; a mistake ends with one
     clear line and status 2."""
@@ -145,18 +199,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else None
             model, tokenizer = load_model(checkpoint or course_model(), device)
-        print(
-            generate_text(
-                model,
-                tokenizer,
-                args.prompt,
-                args.length,
-                args.temperature,
-                args.top_k,
-                args.seed,
-                use_cache=not args.no_cache,
+        if args.quantize or args.draft:
+            print(_answer_cheaply(model, tokenizer, args, device))
+        else:
+            print(
+                generate_text(
+                    model,
+                    tokenizer,
+                    args.prompt,
+                    args.length,
+                    args.temperature,
+                    args.top_k,
+                    args.seed,
+                    use_cache=not args.no_cache,
+                )
             )
-        )
     except OutOfVocabularyError as error:
         if args.prompt != "\n":
             parser.error(str(error))

@@ -25,6 +25,7 @@ IDEAS = {
     14: r"\bbpe\b|byte.pair",
     15: r"\blora\b",
     18: r"\bexperts?\b|\bmoe|gptcore\.experts",
+    19: r"gptcore\.inference|quantiz|speculative",
 }
 # Where a chapter's code looks ahead, on purpose: a later chapter's format or flag that
 # an earlier module reads, by an import inside the one function that needs it (see
@@ -35,6 +36,7 @@ LOOKS_AHEAD = {
     (11, 14),  # gptcore train --tokenizer bpe
     (11, 15),  # gptcore train --lora-rank
     (13, 18),  # load_pretrained builds chapter 18's MoEGPT for Mixtral
+    (11, 19),  # gptcore sample --quantize and --draft
 }
 # Span of a summary that names code: `name` or `name(arguments)`.
 NAMED = re.compile(r"`([A-Za-z_]\w*)(\(([^`]*)\))?`")

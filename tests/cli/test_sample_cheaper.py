@@ -1,0 +1,54 @@
+"""`gptcore sample --quantize` and `--draft` (chapter 19): they run, greedy speculative
+sampling prints what the model alone prints, and bad input ends with a clear error."""
+
+import pytest
+import torch
+
+from gptcore import GPT, GPTConfig
+from gptcore.checkpoint import load_model, save_checkpoint
+from gptcore.cli import sample as sample_command
+from gptcore.cli.sample import course_model
+from gptcore.data import CharTokenizer
+
+GREEDY = ["--prompt", "ROMEO:", "--length", "30", "--temperature", "0"]
+
+
+@pytest.fixture(scope="module")
+def draft(tmp_path_factory):
+    """A one-block draft with the course model's tokenizer, untrained."""
+    _, tokenizer = load_model(course_model())
+    torch.manual_seed(0)
+    config = GPTConfig(tokenizer.vocab_size, 64, n_layer=1, n_head=2, n_embd=16)
+    path = tmp_path_factory.mktemp("draft") / "draft.pt"
+    return save_checkpoint(path, GPT(config), tokenizer)
+
+
+def run(argv: list[str], capsys) -> str:
+    assert sample_command.main(argv) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bits", ["int8", "int4"])
+def test_quantize_samples(bits, capsys):
+    out = run([*GREEDY, "--quantize", bits], capsys)
+    assert out.startswith("ROMEO:") and len(out) == 6 + 30 + 1
+
+
+def test_greedy_draft_prints_what_the_model_alone_prints(draft, capsys):
+    alone = run(GREEDY, capsys)
+    assert run([*GREEDY, "--draft", str(draft)], capsys) == alone
+    sampled = run([*GREEDY[:4], "--draft", str(draft), "--quantize", "int8"], capsys)
+    assert sampled.startswith("ROMEO:") and len(sampled) == 6 + 30 + 1
+
+
+def test_bad_drafts_are_refused(draft, tmp_path, error):
+    other = save_checkpoint(
+        tmp_path / "other.pt",
+        GPT(GPTConfig(3, 64, n_layer=1, n_head=2, n_embd=16)),
+        CharTokenizer("abc"),
+    )
+    main = sample_command.main
+    assert "tokenizer" in error([*GREEDY, "--draft", str(other)], main)
+    assert "context" in error(["--draft", str(draft)], main)  # 500 > 64 tokens
+    assert "--top-k" in error([*GREEDY, "--draft", str(draft), "--top-k", "3"], main)
+    assert "--quantize" in error([*GREEDY, "--quantize", "int2"], main)

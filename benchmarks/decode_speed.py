@@ -18,10 +18,18 @@ The rows:
 * gptcore int8 (PyTorch dynamic): the same model after
   `torch.ao.quantization.quantize_dynamic` on every `nn.Linear` (PyTorch's own int8
   kernels: fbgemm on x86, qnnpack on ARM; int8 weights, activations quantized per
-  token). Chosen by measuring: `torch._weight_int8pack_mm` was slower than float32
-  for a 768 x 50257 matrix-vector product on this CPU.
-* gptcore int8 (chapter 19): chapter 19's `quantize_model`, which dequantizes each
-  weight for every forward: it saves memory, not time (no fused kernel).
+  token). The fastest int8 path in the pinned PyTorch. PyTorch 2.13 marks
+  `torch.ao.quantization` as deprecated (to be removed; its replacement is the torchao
+  package, which this project does not install), so its warnings are silenced here.
+* gptcore int8 / int4 (weight-only kernel): chapter 19's `quantize_model` and
+  `use_kernels`, which hand the same integers and scales to the kernels that stay in
+  PyTorch and that torchao calls on a CPU, `torch._weight_int8pack_mm` and
+  `torch._weight_int4pack_mm_for_cpu` (bfloat16 activations). The int4 row keeps the
+  head in int8: its 50,257 outputs are not a multiple of 16, as the int4 kernel needs.
+  These kernels are ATen vector code: with ATEN_CPU_CAPABILITY=default they are
+  several times slower than float32.
+* gptcore int8 (chapter 19): chapter 19's `quantize_model` alone, which dequantizes
+  each weight for every forward: it saves memory, not time.
 * transformers float32: `GPT2LMHeadModel.generate` on the same weights
   (`gptcore.gpt2.to_huggingface`), greedy, with its cache.
 
@@ -35,13 +43,14 @@ import argparse
 import copy
 import statistics
 import time
+import warnings
 
 import torch
 from torch import nn
 
 from gptcore.generation import generate
 from gptcore.gpt2 import gpt2_config, to_huggingface
-from gptcore.inference import quantize_model
+from gptcore.inference import KernelLinear, QuantizedLinear, quantize_model, use_kernels
 from gptcore.model import GPT
 
 PROMPT, NEW = 64, 128
@@ -102,10 +111,15 @@ def main() -> None:
     torch.manual_seed(0)
     model = GPT(gpt2_config("small")).eval()
     prompt = torch.randint(0, model.config.vocab_size, (1, PROMPT))
-    dynamic = torch.ao.quantization.quantize_dynamic(
-        copy.deepcopy(model), {nn.Linear}, dtype=torch.qint8
-    )
+    with warnings.catch_warnings():  # torch.ao.quantization: deprecated in 2.13
+        warnings.simplefilter("ignore")
+        dynamic = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(model), {nn.Linear}, dtype=torch.qint8
+        )
     ours = quantize_model(copy.deepcopy(model), bits=8)
+    kernel8 = use_kernels(quantize_model(copy.deepcopy(model), bits=8))
+    kernel4 = use_kernels(quantize_model(copy.deepcopy(model), bits=4, group_size=32))
+    kernel4.lm_head = KernelLinear(QuantizedLinear(model.lm_head, bits=8))
     hf = to_huggingface(model)
 
     def ours_generate(m: nn.Module):
@@ -122,11 +136,17 @@ def main() -> None:
         "transformers float32": (hf_generate, model),
         "gptcore float32": (ours_generate(model), model),
         "gptcore int8 (PyTorch dynamic)": (ours_generate(dynamic), dynamic),
+        "gptcore int8 (weight-only kernel)": (ours_generate(kernel8), kernel8),
+        "gptcore int4 (weight-only kernel, groups of 32)": (
+            ours_generate(kernel4),
+            kernel4,
+        ),
         "gptcore int8 (chapter 19)": (ours_generate(ours), ours),
     }
     rate = bandwidth(args.repeats)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch 1, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{torch.backends.cpu.get_cpu_capability()}; batch 1, "
         f"{NEW} new tokens after {PROMPT}; matrix-vector bandwidth "
         f"{rate / 1e9:.1f} GB/s; medians of {args.repeats}"
     )

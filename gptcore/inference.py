@@ -190,7 +190,72 @@ def load_quantized(path: str | Path, device: str = "cpu") -> tuple[GPT, object]:
     return model.to(device).eval(), tokenizer_from_dict(state["tokenizer"])
 
 
-# %% chapters/19_cost_of_answering.ipynb 25
+# %% chapters/19_cost_of_answering.ipynb 32
+def _kernel_accepts(layer: QuantizedLinear) -> bool:
+    """Whether PyTorch's CPU kernels take this layer: int8 with one scale per row, or
+    int4 with out_features a multiple of 16 and groups of 32 to 256 (tinygemm's)."""
+    groups = layer.scale.size(1)
+    if layer.bits == 8:
+        return groups == 1
+    group_size = layer.in_features // groups
+    return layer.out_features % 16 == 0 and group_size in (32, 64, 128, 256)
+
+
+class KernelLinear(nn.Module):
+    """A QuantizedLinear's integers and scales multiplied by PyTorch's fused weight-only
+    CPU kernels: the weight is read as int8 or int4, never rebuilt in float."""
+
+    def __init__(self, layer: QuantizedLinear):
+        super().__init__()
+        if not _kernel_accepts(layer):
+            raise ValueError(f"PyTorch's weight-only kernels do not take {layer}")
+        self.bits, self.out_features = layer.bits, layer.out_features
+        self.group_size = layer.in_features // layer.scale.size(1)
+        self.bias = layer.bias
+        if layer.bits == 8:
+            self.register_buffer("qweight", layer.qweight)
+            self.register_buffer("scale", layer.scale[:, 0].bfloat16())
+        else:  # tinygemm: unsigned 0..15 with the zero at 8; (scale, offset) per group
+            q = (unpack_int4(layer.qweight) + 8).int()
+            packed = torch._convert_weight_to_int4pack_for_cpu(q, 1)
+            offsets = torch.zeros_like(layer.scale)
+            pairs = torch.stack([layer.scale.t(), offsets.t()], dim=-1)
+            self.register_buffer("qweight", packed)
+            self.register_buffer("scale", pairs.bfloat16().contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.size(-1)).bfloat16()
+        if self.bits == 8:
+            y = torch._weight_int8pack_mm(flat, self.qweight, self.scale)
+        else:
+            y = torch._weight_int4pack_mm_for_cpu(
+                flat, self.qweight, self.group_size, self.scale
+            )
+        y = y.float().reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+
+def use_kernels(model: GPT) -> GPT:
+    """Swap, in place, every QuantizedLinear that PyTorch's CPU kernels take for a
+    KernelLinear (the others stay as they are). Returns the model."""
+    layers = [
+        (n, m) for n, m in model.named_modules() if isinstance(m, QuantizedLinear)
+    ]
+    if not layers:
+        raise ValueError("the model is not quantized: call quantize_model first")
+    if any(m.qweight.device.type != "cpu" for _, m in layers):
+        raise ValueError(
+            "these fused kernels are PyTorch's CPU ones: move the model to the CPU, or "
+            "keep QuantizedLinear (it runs on any device)"
+        )
+    for name, layer in layers:
+        if _kernel_accepts(layer):
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent), child, KernelLinear(layer))
+    return model
+
+
+# %% chapters/19_cost_of_answering.ipynb 41
 def _probabilities(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """softmax(logits / temperature) over the last dimension; one-hot at the argmax
     for temperature 0 (greedy)."""
@@ -233,7 +298,7 @@ def verify(
     return kept + [torch.multinomial(p[-1], 1, generator=generator).item()]
 
 
-# %% chapters/19_cost_of_answering.ipynb 28
+# %% chapters/19_cost_of_answering.ipynb 44
 def _check_pair(target: GPT, draft: GPT, k: int, length: int) -> None:
     """A clear error for a draft that cannot propose for this target, or k below 1."""
     check_positive_int("k", k)
@@ -310,6 +375,8 @@ __all__ = [
     "quantize_model",
     "save_quantized",
     "load_quantized",
+    "KernelLinear",
+    "use_kernels",
     "acceptance_probability",
     "residual_distribution",
     "verify",

@@ -13,6 +13,7 @@ from gptcore.checkpoint import model_for
 from gptcore.data import CharTokenizer
 from gptcore.generation import KVCache, generate
 from gptcore.inference import (
+    KernelLinear,
     QuantizedLinear,
     acceptance_probability,
     cache_tensor_bytes,
@@ -27,6 +28,7 @@ from gptcore.inference import (
     save_quantized,
     speculative_generate,
     unpack_int4,
+    use_kernels,
     verify,
 )
 from gptcore.modern import ModernConfig
@@ -106,6 +108,29 @@ def test_quantization_refuses_bad_input(tmp_path):
         quantize_model(quantized)
     with pytest.raises(ValueError, match="not quantized"):
         save_quantized(model, CharTokenizer("ab"), tmp_path / "f.pt")
+
+
+@pytest.mark.parametrize("bits, group_size", [(8, None), (4, 32)])
+def test_the_fused_kernels_compute_what_quantized_linear_computes(bits, group_size):
+    quantized = quantize_model(tiny(), bits, group_size)
+    x = prompt(10)
+    exact = quantized(x)[0]
+    fused = use_kernels(copy.deepcopy(quantized))
+    kinds = [type(m) for m in fused.modules() if hasattr(m, "qweight")]
+    head = KernelLinear if bits == 8 else QuantizedLinear  # int4: 20 outputs, not 16k
+    assert kinds == [KernelLinear] * 8 + [head]
+    gap = (fused(x)[0] - exact).norm() / exact.norm()
+    assert gap < 0.01  # bfloat16 activations
+
+
+def test_the_fused_kernels_refuse_what_they_cannot_take():
+    with pytest.raises(ValueError, match="not quantized"):
+        use_kernels(tiny())
+    small_groups = quantize_model(tiny(), 4, group_size=8)
+    with pytest.raises(ValueError, match="do not take"):
+        KernelLinear(small_groups.lm_head)
+    use_kernels(small_groups)  # groups of 8: every layer stays as it was
+    assert not any(isinstance(m, KernelLinear) for m in small_groups.modules())
 
 
 def test_the_acceptance_rule_gives_the_target_distribution_exactly():

@@ -37,6 +37,8 @@ _HOMES = {
     "BPETokenizer": "bpe",
     "add_lora": "lora",
     "merge_lora": "lora",
+    "ChatTokenizer": "chat",
+    "render_chat": "chat",
     "quantize_model": "inference",
 }
 
@@ -69,6 +71,8 @@ __all__ = [
     "BPETokenizer",
     "add_lora",
     "merge_lora",
+    "ChatTokenizer",
+    "render_chat",
     "quantize_model",
 ]
 

@@ -38,7 +38,6 @@ _HOMES = {
     "add_lora": "lora",
     "merge_lora": "lora",
     "ChatTokenizer": "chat",
-    "render_chat": "chat",
     "quantize_model": "inference",
 }
 
@@ -72,7 +71,6 @@ __all__ = [
     "add_lora",
     "merge_lora",
     "ChatTokenizer",
-    "render_chat",
     "quantize_model",
 ]
 

@@ -20,7 +20,7 @@ from torch import nn
 from gptcore.checkpoint import tokenizer_from_dict
 from gptcore.checks import check_count, check_positive_int, check_token_ids
 from gptcore.data import write_atomically
-from gptcore.generation import KVCache, _check_sampling, sample_next
+from gptcore.generation import KVCache, sample_next
 from gptcore.model import GPT
 from gptcore.training import Batch
 
@@ -357,7 +357,6 @@ def respond(
     max_new_tokens, or a full context; every id returned is then in the cache."""
     block_size, end = model.config.block_size, tokenizer.special_id("<|end|>")
     check_count("max_new_tokens", max_new_tokens)
-    _check_sampling(temperature, top_k, model.config.vocab_size)
     device = next(model.parameters()).device
     idx = torch.tensor([list(new_ids)], dtype=torch.long, device=device)
     check_token_ids(idx, model.config.vocab_size)
@@ -373,11 +372,9 @@ def respond(
         logits, _ = model(idx, cache=cache)
         out: list[int] = []
         while len(out) < max_new_tokens and len(cache) < block_size:
-            last = logits[:, -1, :]
-            if greedy:
-                token = last.argmax(-1, keepdim=True)
-            else:
-                token = sample_next(last, temperature, top_k, generator)
+            # temperature 0 is sample_next's greedy choice, the likeliest token
+            heat = 0.0 if greedy else temperature
+            token = sample_next(logits[:, -1, :], heat, top_k, generator)
             out.append(token.item())
             logits, _ = model(token, cache=cache)
             if out[-1] == end:

@@ -13,7 +13,7 @@ import random
 import re
 import zlib
 
-from gptcore.checks import check_choice, check_count
+from gptcore.checks import check_choice, check_count, check_positive_int
 from gptcore.data import load_plays
 
 # Each task: a prompt pattern (its operand in a group) and the answer it asks for.
@@ -89,24 +89,27 @@ def _draw_prompt(task: str, rng: random.Random) -> tuple[str, str]:
     return f"{task.capitalize()} letter of {word}?", word
 
 
-def make_conversations(count: int, seed: int, split: str = "train") -> list[list[dict]]:
-    """count conversations (a user's prompt, the right answer), the tasks in turn; a
-    held-out prompt's word or numbers never appear in a training prompt."""
+def make_conversations(
+    count: int, seed: int, split: str = "train", exchanges: int = 1
+) -> list[list[dict]]:
+    """count conversations of `exchanges` questions, each followed by its right answer,
+    the tasks in turn; a held-out prompt's word or numbers never appear in training."""
     check_count("count", count)
     check_choice("split", split, SPLITS)
+    check_positive_int("exchanges", exchanges)
     rng = random.Random(seed)
     conversations = []
-    for n in range(count):
+    for n in range(count * exchanges):
         task = TASKS[n % len(TASKS)]
         prompt, operand = _draw_prompt(task, rng)
         while split_of(operand) != split:
             prompt, operand = _draw_prompt(task, rng)
-        conversations.append(
-            [
-                {"role": "user", "content": prompt},
-                {"role": "assistant", "content": answer_of(prompt)},
-            ]
-        )
+        if n % exchanges == 0:
+            conversations.append([])
+        conversations[-1] += [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": answer_of(prompt)},
+        ]
     return conversations
 
 

@@ -429,3 +429,10 @@ def test_a_multi_turn_chat_matches_one_forward_pass(chars):
 
 def test_roles_are_the_templates_markers():
     assert all(f"<|{role}|>" in SPECIAL_TOKENS for role in ROLES)
+
+
+def test_respond_refuses_a_bad_temperature(chars):
+    model = small(chars.vocab_size)
+    ids = chars.encode("abc")
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        respond(model, chars, ids, KVCache(len(model.blocks)), temperature=-1.0)

@@ -69,6 +69,17 @@ def test_every_conversation_fits_the_course_model():
         assert len(render_chat(messages, tokenizer)[0]) <= model.config.block_size
 
 
+def test_two_exchanges_fit_for_training():
+    model, chars = load_model(Path(__file__).parents[2] / "checkpoints" / "course.pt")
+    tokenizer = ChatTokenizer(chars)
+    for messages in make_conversations(100, seed=0, exchanges=2):
+        assert [turn["role"] for turn in messages] == ["user", "assistant"] * 2
+        ids, learn = render_chat(messages, tokenizer)
+        assert len(ids) <= model.config.block_size + 1  # the last id only a target
+        answers = messages[1]["content"] + messages[3]["content"]
+        assert sum(learn) == len(answers) + 2  # both answers and their <|end|>s
+
+
 def test_words_are_short_lower_case_words():
     words = task_words()
     assert len(words) > 1000 and all(w.isalpha() and w.islower() for w in words)

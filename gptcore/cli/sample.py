@@ -19,16 +19,16 @@ from gptcore.generation import generate_text
 from gptcore.training import resolve_device
 
 
-def course_model() -> Path:
-    """The committed course model, from any working folder: installed inside the
-    package, or in the source tree beside it."""
+def course_model(name: str = "course.pt") -> Path:
+    """A committed model of the course (course.pt by default), from any working folder:
+    installed inside the package, or in the source tree beside it."""
     package = Path(gptcore.__file__).resolve().parent
     for folder in (package, package.parent):  # a wheel's gptcore/, or the repository
-        path = folder / "checkpoints" / "course.pt"
+        path = folder / "checkpoints" / name
         if path.is_file():
             return path
     raise FileNotFoundError(
-        f"the course model is neither in {package / 'checkpoints'} nor in "
+        f"the course model {name} is neither in {package / 'checkpoints'} nor in "
         f"{package.parent / 'checkpoints'}: reinstall gptcore, or name a model with "
         "--checkpoint"
     )

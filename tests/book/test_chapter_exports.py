@@ -24,6 +24,7 @@ IDEAS = {
     13: r"rotary|\brope\b|rmsnorm|swiglu|n_kv_head|grouped.query|gptcore\.modern",
     14: r"\bbpe\b|byte.pair",
     15: r"\blora\b",
+    16: r"gptcore\.chat|ChatTokenizer|sft_loss|render_chat",
     18: r"\bexperts?\b|\bmoe|gptcore\.experts",
     19: r"gptcore\.inference|quantiz|speculative",
 }
@@ -37,6 +38,8 @@ LOOKS_AHEAD = {
     (11, 15),  # gptcore train --lora-rank
     (13, 18),  # load_pretrained builds chapter 18's MoEGPT for Mixtral
     (11, 19),  # gptcore sample --quantize and --draft
+    (9, 16),  # tokenizer_from_dict reads a checkpoint's chat tokenizer
+    (11, 16),  # gptcore train --chat FILE.jsonl, or --chat tasks
 }
 # Span of a summary that names code: `name` or `name(arguments)`.
 NAMED = re.compile(r"`([A-Za-z_]\w*)(\(([^`]*)\))?`")

@@ -299,6 +299,37 @@ def test_chat_with_lora_trains_the_special_tokens_rows(base, chats, tmp_path):
     assert not torch.equal(rows[0], rows[-1])  # they began equal (the mean)
 
 
+# The command that made checkpoints/chat.pt (README, "Talking to the course model").
+CHAT_RECIPE = "--steps 1200 --batch-size 32 --lr 3e-3 --min-lr 3e-4 --warmup-steps 50"
+CHAT_COMMAND = (
+    "train --init-from checkpoints/course.pt --chat tasks "
+    f"{CHAT_RECIPE} --weight-decay 0 --eval-interval 300 --eval-batches 4 "
+    "--name chat --out checkpoints"
+)
+
+
+def test_the_documented_command_reproduces_the_chat_model_first_losses(tmp_path):
+    committed = load_checkpoint(ROOT / "checkpoints" / "chat.pt")
+    argv = CHAT_COMMAND.replace("--out checkpoints", f"--out {tmp_path}").split()
+    subprocess.run(
+        command(*argv, "--stop-after", "3", "--no-progress"),
+        cwd=ROOT,
+        env=environment(),
+        check=True,
+        capture_output=True,
+    )
+    ours = load_checkpoint(tmp_path / "chat.pt")
+    assert ours["config"] == committed["config"]
+    assert ours["train_config"] == committed["train_config"]
+    assert ours["tokenizer"] == committed["tokenizer"]
+    torch.testing.assert_close(
+        torch.tensor(ours["history"]["loss"]),
+        torch.tensor(committed["history"]["loss"][:3]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
 def test_the_course_chat_model_is_the_default(tmp_path):
     done = subprocess.run(
         command("chat"),

@@ -179,6 +179,14 @@ def _answer_cheaply(model, tokenizer, args: argparse.Namespace, device: str) -> 
             "must be trained on the same tokens (the same vocabulary)"
         )
     idx = torch.tensor([tokenizer.encode(args.prompt)], device=device)
+    room = model.config.block_size - idx.size(1)
+    if args.length > room:  # the flags' fix, before speculative_generate refuses
+        raise ValueError(
+            "--draft checks the prompt and all its new tokens in one pass of the "
+            f"model, whose context is {model.config.block_size} tokens: give --length "
+            f"{max(room, 0)} or less (the context less the prompt's length), or a "
+            "shorter --prompt"
+        )
     generator = torch.Generator(device=device).manual_seed(args.seed)
     out, _ = speculative_generate(
         model, draft, idx, args.length, temperature=args.temperature,

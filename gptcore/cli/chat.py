@@ -195,6 +195,22 @@ def _problem(error: ValueError) -> str:
     return f"{error}: write a shorter message, or /reset"
 
 
+def _check_system(system: str | None, tokenizer: ChatTokenizer, room: int) -> None:
+    """A ValueError naming --system if the model cannot read it, or if it leaves no
+    room for a user's turn."""
+    if system:
+        turn = [{"role": "system", "content": system}]
+        try:
+            size = len(render_chat(turn, tokenizer, add_generation_prompt=True)[0])
+        except ValueError as error:  # OutOfVocabularyError is one
+            raise ValueError(f"--system: {error}") from None
+        if size >= room:
+            raise ValueError(
+                f"--system takes {size} tokens, and a conversation may fill {room} of "
+                "the model's context (the rest is for the reply): shorten it"
+            )
+
+
 def talk(
     chat: Conversation,
     args: argparse.Namespace,
@@ -236,9 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         check_positive_int("--max-new-tokens", args.max_new_tokens)
         device = resolve_device(args.device)
         model, tokenizer = load_chat_model(args.checkpoint, device)
-        # the sampling flags' mistakes now, not at the first turn
+        # the flags' mistakes now, not at the first turn
         sample_next(torch.zeros(1, model.config.vocab_size), 0.0, args.top_k)
         sample_next(torch.zeros(1, 1), args.temperature)
+        _check_system(args.system, tokenizer, _room(model, args.max_new_tokens))
     except (ValueError, OSError) as error:  # CheckpointError is a ValueError
         parser.error(str(error))
     chat = Conversation(model, tokenizer, args.system)

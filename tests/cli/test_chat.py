@@ -199,6 +199,8 @@ def test_a_checkpoint_not_fine_tuned_to_chat_is_refused(base, error):
         (["--temperature", "-1"], "temperature"),
         (["--top-k", "1000"], "top_k"),
         (["--checkpoint", "no-such.pt"], "no checkpoint at no-such.pt"),
+        (["--system", "Reverse!"], "--system: cannot encode characters"),
+        (["--system", "reverse " * 6], "--system takes 51 tokens"),
     ],
 )
 def test_bad_flags_end_with_one_line(chat_model, error, flags, words):

@@ -37,6 +37,7 @@ _HOMES = {
     "BPETokenizer": "bpe",
     "add_lora": "lora",
     "merge_lora": "lora",
+    "ChatTokenizer": "chat",
     "quantize_model": "inference",
 }
 
@@ -69,6 +70,7 @@ __all__ = [
     "BPETokenizer",
     "add_lora",
     "merge_lora",
+    "ChatTokenizer",
     "quantize_model",
 ]
 

@@ -24,7 +24,7 @@ IDEAS = {
     13: r"rotary|\brope\b|rmsnorm|swiglu|n_kv_head|grouped.query|gptcore\.modern",
     14: r"\bbpe\b|byte.pair",
     15: r"\blora\b",
-    16: r"gptcore\.chat|ChatTokenizer|sft_loss|render_chat",
+    16: r"gptcore\.chat|ChatTokenizer|\bsft_|\brender_chat\b|chat.template",
     18: r"\bexperts?\b|\bmoe|gptcore\.experts",
     19: r"gptcore\.inference|quantiz|speculative",
 }

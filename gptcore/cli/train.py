@@ -348,6 +348,11 @@ def _check_flags(args: argparse.Namespace) -> None:
             "--chat fine-tunes a trained model: give it with --init-from CHECKPOINT "
             "(or add --resume to continue such a run)"
         )
+    if args.chat is not None and (args.corpus != "plays" or args.sha256):
+        raise ValueError(
+            "--chat trains on its conversations, not on a corpus: leave out --corpus "
+            "and --sha256"
+        )
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after {args.stop_after}: give a step of 1 or more")
     if not args.out:

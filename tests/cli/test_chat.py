@@ -243,6 +243,11 @@ def test_train_chat_needs_a_trained_model(error):
     assert "--chat fine-tunes a trained model" in error(["--chat", "tasks"])
 
 
+def test_train_chat_takes_no_corpus(base, corpus, error):
+    argv = ["--init-from", str(base), "--chat", "tasks", "--corpus", str(corpus)]
+    assert "leave out --corpus" in error(argv)
+
+
 def test_a_malformed_jsonl_line_is_named(base, tmp_path, error):
     bad = tmp_path / "bad.jsonl"
     good = json.dumps({"messages": reverse_chats(1)[0]})

@@ -5,6 +5,7 @@ import argparse
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -150,6 +151,29 @@ def test_ctrl_c_ends_the_chat_without_a_traceback(chat_model, tmp_path):
     chat.send_signal(signal.SIGINT)
     _, err = chat.communicate(timeout=60)
     assert chat.returncode == 130 and "Traceback" not in err
+
+
+def test_in_a_terminal_it_prompts_and_ends_at_ctrl_d(chat_model, tmp_path):
+    pty = pytest.importorskip("pty")  # Linux and macOS
+    main, child = pty.openpty()
+    chat = subprocess.Popen(
+        command("chat", "--checkpoint", str(chat_model), "--max-new-tokens", "4"),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        cwd=tmp_path,
+        env=environment(),
+    )
+    os.close(child)
+    seen = b""
+    for typed in (b"reverse abcd\n", b"\x04"):  # a turn, then Ctrl-D
+        while not seen.endswith(b"> "):  # the prompt: the chat waits for a line
+            assert select.select([main], [], [], 60)[0], f"no prompt: {seen!r}"
+            seen += os.read(main, 1024)
+        os.write(main, typed)
+        seen = b""
+    assert chat.wait(timeout=60) == 0
+    os.close(main)
 
 
 def test_the_kv_cache_is_kept_across_turns(chat_model, monkeypatch):

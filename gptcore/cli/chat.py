@@ -184,7 +184,7 @@ def _lines(source: TextIO, interactive: bool) -> Iterator[str]:
         yield input("> ")
 
 
-def _problem(error: ValueError) -> str:
+def _problem(error: ValueError, room: int) -> str:
     """What is wrong with a user's line, and what to do: characters the model cannot
     read, or a line longer than its context."""
     if isinstance(error, OutOfVocabularyError):
@@ -192,7 +192,10 @@ def _problem(error: ValueError) -> str:
             f"this model cannot read {''.join(error.characters)!r} (its vocabulary is "
             "the characters of its training text): rephrase without them"
         )
-    return f"{error}: write a shorter message, or /reset"
+    return (
+        f"{error} (here a conversation may take {room} tokens; the rest of the "
+        "context is for the reply): write a shorter message"
+    )
 
 
 def _check_system(system: str | None, tokenizer: ChatTokenizer, room: int) -> None:
@@ -236,7 +239,8 @@ def talk(
                 try:
                     answer = reply(chat, text, args, notes, generator)
                 except ValueError as error:  # OutOfVocabularyError is one
-                    print(f"(not sent: {_problem(error)})", file=notes, flush=True)
+                    problem = _problem(error, _room(chat.model, args.max_new_tokens))
+                    print(f"(not sent: {problem})", file=notes, flush=True)
                 else:
                     print(answer, file=out, flush=True)
     except EOFError:  # Ctrl-D in a terminal: end the line that the prompt began

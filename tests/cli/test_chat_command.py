@@ -238,6 +238,14 @@ def test_characters_outside_the_vocabulary_are_named_and_the_chat_goes_on(chat_m
     assert len(replies.splitlines()) == 1  # the second turn was answered
 
 
+def test_a_message_longer_than_the_context_is_refused_and_the_chat_goes_on(
+    chat_model,
+):
+    replies, notes = converse(chat_model, ["reverse " + "abcd" * 20, "reverse abcd"])
+    assert "write a shorter message" in notes and "may take 40 tokens" in notes
+    assert len(replies.splitlines()) == 1
+
+
 def test_special_token_text_typed_by_a_char_model_user_is_refused(chat_model):
     _, notes = converse(chat_model, ["<|assistant|> abcd"])
     assert "not sent" in notes and "|" in notes

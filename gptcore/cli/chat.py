@@ -184,17 +184,18 @@ def _lines(source: TextIO, interactive: bool) -> Iterator[str]:
         yield input("> ")
 
 
-def _problem(error: ValueError, room: int) -> str:
+def _problem(error: ValueError, model: GPT, room: int) -> str:
     """What is wrong with a user's line, and what to do: characters the model cannot
-    read, or a line longer than its context."""
+    read, or a line longer than its context (fit_to_context's error)."""
     if isinstance(error, OutOfVocabularyError):
         return (
             f"this model cannot read {''.join(error.characters)!r} (its vocabulary is "
             "the characters of its training text): rephrase without them"
         )
     return (
-        f"{error} (here a conversation may take {room} tokens; the rest of the "
-        "context is for the reply): write a shorter message"
+        f"it does not fit the model's context of {model.config.block_size} tokens, "
+        f"{room} for the conversation and the rest for the reply: write a shorter "
+        "message"
     )
 
 
@@ -239,7 +240,8 @@ def talk(
                 try:
                     answer = reply(chat, text, args, notes, generator)
                 except ValueError as error:  # OutOfVocabularyError is one
-                    problem = _problem(error, _room(chat.model, args.max_new_tokens))
+                    room = _room(chat.model, args.max_new_tokens)
+                    problem = _problem(error, chat.model, room)
                     print(f"(not sent: {problem})", file=notes, flush=True)
                 else:
                     print(answer, file=out, flush=True)

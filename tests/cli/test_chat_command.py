@@ -242,7 +242,7 @@ def test_a_message_longer_than_the_context_is_refused_and_the_chat_goes_on(
     chat_model,
 ):
     replies, notes = converse(chat_model, ["reverse " + "abcd" * 20, "reverse abcd"])
-    assert "write a shorter message" in notes and "may take 40 tokens" in notes
+    assert "write a shorter message" in notes and "40 for the conversation" in notes
     assert len(replies.splitlines()) == 1
 
 

@@ -234,7 +234,8 @@ def fit_to_context(
     and it never starts with a reply) until it renders to at most block_size ids; a
     ValueError if none does."""
     check_positive_int("block_size", block_size)
-    system = messages[:1] if messages and messages[0].get("role") == "system" else []
+    check_conversation(messages, prompt=add_generation_prompt)
+    system = messages[:1] if messages[0]["role"] == "system" else []
     rest = messages[len(system) :]
     while rest:
         kept = system + rest

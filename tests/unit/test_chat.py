@@ -436,3 +436,8 @@ def test_respond_refuses_a_bad_temperature(chars):
     ids = chars.encode("abc")
     with pytest.raises(ValueError, match="temperature must be >= 0"):
         respond(model, chars, ids, KVCache(len(model.blocks)), temperature=-1.0)
+
+
+def test_fit_to_context_checks_the_conversation_first(chars):
+    with pytest.raises(ValueError, match="turn 1: each turn is a dict"):
+        fit_to_context(["hello"], chars, 64)

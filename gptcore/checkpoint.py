@@ -21,8 +21,9 @@ from gptcore.data import CharTokenizer, write_atomically
 from gptcore.model import GPT, GPTConfig
 from gptcore.training import TrainConfig, TrainState, unwrap
 
-if TYPE_CHECKING:  # only for the type hints: chapter 14 defines it
+if TYPE_CHECKING:  # only for the type hints: chapters 14 and 16 define them
     from gptcore.bpe import BPETokenizer
+    from gptcore.chat import ChatTokenizer
 
 
 class CheckpointError(ValueError):
@@ -30,9 +31,9 @@ class CheckpointError(ValueError):
     another model or vocabulary."""
 
 
-def tokenizer_from_dict(state: dict) -> CharTokenizer | BPETokenizer:
-    """The tokenizer a checkpoint holds: characters (chapter 1) or byte-level BPE
-    (chapter 14)."""
+def tokenizer_from_dict(state: dict) -> CharTokenizer | BPETokenizer | ChatTokenizer:
+    """The tokenizer a checkpoint holds: characters (chapter 1), byte-level BPE
+    (chapter 14), or either with a chat's special tokens (chapter 16)."""
     kind = state.get("type") if isinstance(state, dict) else None
     if kind == "char":
         return CharTokenizer.from_dict(state)
@@ -42,9 +43,15 @@ def tokenizer_from_dict(state: dict) -> CharTokenizer | BPETokenizer:
         from gptcore.bpe import BPETokenizer
 
         return BPETokenizer.from_dict(state)
+    if kind == "chat":
+        # Chapter 16's, likewise: a tokenizer with special tokens, read only when a
+        # checkpoint holds one.
+        from gptcore.chat import ChatTokenizer
+
+        return ChatTokenizer.from_dict(state)
     raise CheckpointError(
-        f"unknown tokenizer type {kind!r} in the checkpoint: gptcore writes 'char' or "
-        "'bpe'; was the file made by a newer gptcore?"
+        f"unknown tokenizer type {kind!r} in the checkpoint: gptcore writes 'char', "
+        "'bpe' or 'chat'; was the file made by a newer gptcore?"
     )
 
 

@@ -14,6 +14,7 @@ import sys
 COMMANDS = {
     "train": ("gptcore.cli.train", "train a GPT on the plays or on your own text"),
     "sample": ("gptcore.cli.sample", "continue a prompt with a trained model"),
+    "chat": ("gptcore.cli.chat", "talk, turn by turn, with a model fine-tuned to chat"),
 }
 
 USAGE = f"usage: gptcore {{{','.join(COMMANDS)}}} ...\n\n" + "\n".join(

@@ -19,16 +19,16 @@ from gptcore.generation import generate_text
 from gptcore.training import resolve_device
 
 
-def course_model() -> Path:
-    """The committed course model, from any working folder: installed inside the
-    package, or in the source tree beside it."""
+def course_model(name: str = "course.pt") -> Path:
+    """A committed model of the course (course.pt by default), from any working folder:
+    installed inside the package, or in the source tree beside it."""
     package = Path(gptcore.__file__).resolve().parent
     for folder in (package, package.parent):  # a wheel's gptcore/, or the repository
-        path = folder / "checkpoints" / "course.pt"
+        path = folder / "checkpoints" / name
         if path.is_file():
             return path
     raise FileNotFoundError(
-        f"the course model is neither in {package / 'checkpoints'} nor in "
+        f"the course model {name} is neither in {package / 'checkpoints'} nor in "
         f"{package.parent / 'checkpoints'}: reinstall gptcore, or name a model with "
         "--checkpoint"
     )
@@ -179,6 +179,14 @@ def _answer_cheaply(model, tokenizer, args: argparse.Namespace, device: str) -> 
             "must be trained on the same tokens (the same vocabulary)"
         )
     idx = torch.tensor([tokenizer.encode(args.prompt)], device=device)
+    room = model.config.block_size - idx.size(1)
+    if args.length > room:  # the flags' fix, before speculative_generate refuses
+        raise ValueError(
+            "--draft checks the prompt and all its new tokens in one pass of the "
+            f"model, whose context is {model.config.block_size} tokens: give --length "
+            f"{max(room, 0)} or less (the context less the prompt's length), or a "
+            "shorter --prompt"
+        )
     generator = torch.Generator(device=device).manual_seed(args.seed)
     out, _ = speculative_generate(
         model, draft, idx, args.length, temperature=args.temperature,

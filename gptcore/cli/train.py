@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import hashlib
 import json
 import math
 import os
 import re
 import sys
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -42,7 +43,12 @@ from gptcore.checkpoint import (
     tokenizer_from_dict,
     variant_classes,
 )
-from gptcore.data import OutOfVocabularyError, check_writable, write_atomically
+from gptcore.data import (
+    OutOfVocabularyError,
+    check_writable,
+    file_sha256,
+    write_atomically,
+)
 from gptcore.model import GPT, GPTConfig
 from gptcore.tokens import corpus_id, load_tokens, token_cache_folder
 from gptcore.training import (
@@ -50,11 +56,14 @@ from gptcore.training import (
     TrainConfig,
     TrainState,
     make_optimizer,
+    next_token_loss,
     resolve_device,
     train,
 )
 
 RECIPE_FIELDS = [field.name for field in fields(TrainConfig)]
+# --chat tasks: the numbers of the course's training and held-out conversations
+_TASK_CHATS = (4000, 200)
 
 
 def model_fields() -> list[str]:
@@ -135,7 +144,8 @@ def _add_text_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_tuning_flags(parser: argparse.ArgumentParser) -> None:
-    """Fine-tuning (chapter 15): the trained model to start from, and LoRA."""
+    """Fine-tuning: the trained model to start from, LoRA (chapter 15), and chats
+    (chapter 16)."""
     parser.add_argument(
         "--init-from",
         default=None,
@@ -157,6 +167,13 @@ def _add_tuning_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NAMES",
         help="with --lora-rank: comma-separated names of the Linear layers to adapt "
         "(default: add_lora's)",
+    )
+    parser.add_argument(
+        "--chat",
+        default=None,
+        metavar="FILE",
+        help="with --init-from: fine-tune to chat on a JSONL file of conversations, "
+        "or 'tasks' for the course's own (chapter 16)",
     )
 
 
@@ -326,6 +343,16 @@ def _check_flags(args: argparse.Namespace) -> None:
     """Refuse flags that contradict each other, before anything is read or trained."""
     _check_source_flags(args)
     _check_lora_flags(args)
+    if args.chat is not None and not (args.init_from or args.resume):
+        raise ValueError(
+            "--chat fine-tunes a trained model: give it with --init-from CHECKPOINT "
+            "(or add --resume to continue such a run)"
+        )
+    if args.chat is not None and (args.corpus != "plays" or args.sha256):
+        raise ValueError(
+            "--chat trains on its conversations, not on a corpus: leave out --corpus "
+            "and --sha256"
+        )
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after {args.stop_after}: give a step of 1 or more")
     if not args.out:
@@ -463,6 +490,7 @@ class Plan:
     recipe: TrainConfig
     base: GPT | None = None  # --init-from: the trained model to start from
     checkpoint: dict | None = None  # --resume: the run's checkpoint
+    objective: Callable = next_token_loss  # what training minimises
 
 
 def _resume_checkpoint(args: argparse.Namespace, path: Path, log: Path):
@@ -476,20 +504,85 @@ def _resume_checkpoint(args: argparse.Namespace, path: Path, log: Path):
             f"{path} holds no training recipe (save_checkpoint was given no "
             "recipe), so it cannot be resumed: start from it with --init-from"
         )
+    chat = checkpoint["tokenizer"].get("type") == "chat"
+    if chat != (args.chat is not None):
+        raise CheckpointError(
+            f"{path} was fine-tuned to chat: resume it with --chat, as it began"
+            if chat
+            else f"{path} was trained on text: resume it without --chat"
+        )
     logged = _logged_corpus(log)
     digest = _corpus_digest(args) if logged else None
     if logged is not None and digest is not None and logged != digest:
         raise CheckpointError(
-            f"{path} was trained on another text than {args.corpus} (sha256 "
-            f"{logged[:12]}..., not {digest[:12]}...): resume on the text the "
+            f"{path} was trained on another text than {args.chat or args.corpus} "
+            f"(sha256 {logged[:12]}..., not {digest[:12]}...): resume on the text the "
             "run began with"
         )
     return checkpoint, digest
 
 
 def _corpus_digest(args: argparse.Namespace) -> str | None:
-    """The SHA-256 that names the corpus given (see corpus_id)."""
+    """The SHA-256 that names the corpus given (see corpus_id), or the conversations
+    of --chat."""
+    if args.chat is not None:
+        return _chats(args)[2]
     return corpus_id(_corpus(args), _sha256(args), token_cache_folder())
+
+
+def _chats(args: argparse.Namespace) -> tuple[list, list, str]:
+    """--chat: the training and validation conversations (chapter 16), and the
+    SHA-256 that names them: the file's, or that of the course's generated tasks."""
+    # Chapter 16's, imported only for --chat, so that this chapter needs nothing
+    # from a later one.
+    from gptcore.chat import read_chats
+    from gptcore.chat_tasks import make_conversations
+
+    if args.chat == "tasks":
+        train_chats = make_conversations(_TASK_CHATS[0], seed=0, split="train")
+        val_chats = make_conversations(_TASK_CHATS[1], seed=0, split="heldout")
+        text = json.dumps([train_chats, val_chats])
+        return train_chats, val_chats, hashlib.sha256(text.encode()).hexdigest()
+    path = Path(args.chat).expanduser()
+    chats = read_chats(path)
+    held = max(1, round(len(chats) * (args.val_fraction or 0.1)))
+    if held >= len(chats):
+        raise ValueError(
+            f"{path} holds {len(chats)} conversations: too few to hold out some for "
+            "validation (--val-fraction of them): give more"
+        )
+    return chats[:-held], chats[-held:], file_sha256(path)
+
+
+def _chat_tokenizer(base: GPT | None, tokenizer, checkpoint: dict | None):
+    """--chat: the tokenizer with chapter 16's special tokens; a base model that has
+    none gets them, its embedding and output head grown by as many rows."""
+    from gptcore.chat import SPECIAL_TOKENS, ChatTokenizer, add_special_tokens
+
+    if checkpoint is not None:  # --resume: the run's own
+        return tokenizer_from_dict(checkpoint["tokenizer"])
+    if isinstance(tokenizer, ChatTokenizer):  # already fine-tuned to chat
+        return tokenizer
+    add_special_tokens(base, len(SPECIAL_TOKENS))
+    return ChatTokenizer(tokenizer)
+
+
+def _chat_data(args: argparse.Namespace, tokenizer, block_size: int, source) -> tuple:
+    """--chat: sources of padded batches that count the assistant's tokens only, the
+    numbers of conversations, and the objective that reads them (chapter 16)."""
+    from gptcore.chat import chat_batches, sft_loss
+
+    train_chats, val_chats, _ = _chats(args)
+    try:
+        train_draw = chat_batches(train_chats, tokenizer, block_size)
+        val_draw = chat_batches(val_chats, tokenizer, block_size)
+    except OutOfVocabularyError as error:
+        raise CheckpointError(
+            f"{source} was made with another vocabulary: the conversations have "
+            f"characters that it lacks, {error.characters}. Fine-tune on chats in its "
+            "vocabulary, or start from a model that has them"
+        ) from None
+    return train_draw, val_draw, [len(train_chats), len(val_chats)], sft_loss
 
 
 def _corpus(args: argparse.Namespace) -> str:
@@ -529,7 +622,7 @@ def _tokens(args: argparse.Namespace, tokenizer, source, checkpoint) -> tuple:
 def _check_sizes(config: GPTConfig, recipe: TrainConfig, train_data, val_data) -> None:
     """Refuse splits shorter than one window, and a batch the processes cannot share."""
     for split, data in (("training", train_data), ("validation", val_data)):
-        if len(data) <= config.block_size:
+        if not callable(data) and len(data) <= config.block_size:
             more = (
                 "hold out more with --val-fraction, " if split == "validation" else ""
             )
@@ -566,12 +659,21 @@ def plan_run(args: argparse.Namespace) -> Plan:
     checkpoint, digest = _resume_checkpoint(args, path, log)
     if digest is not None:  # the run's own vocabulary (an older log: the text's)
         tokenizer, source = tokenizer_from_dict(checkpoint["tokenizer"]), path
-    tokenizer, train_data, val_data = _tokens(args, tokenizer, source, checkpoint)
+    if args.chat is None:
+        tokenizer, train_data, val_data = _tokens(args, tokenizer, source, checkpoint)
+    else:  # conversations (chapter 16), drawn once the context is known
+        tokenizer = _chat_tokenizer(base, tokenizer, checkpoint)
     settings = starting_settings(args, checkpoint, base)
     config, recipe = configs_from_args(args, tokenizer.vocab_size, settings)
+    text = {"corpus": args.corpus} if args.chat is None else {"chat": args.chat}
+    corpus = {**text, "sha256": digest or _corpus_digest(args)}
+    objective = next_token_loss
+    if args.chat is not None:
+        train_data, val_data, corpus["conversations"], objective = _chat_data(
+            args, tokenizer, config.block_size, source or path
+        )
     _check_sizes(config, recipe, train_data, val_data)
     check_writable(path.parent, "the output folder", "choose another --out")
-    corpus = {"corpus": args.corpus, "sha256": digest or _corpus_digest(args)}
     return Plan(
         path,
         log,
@@ -584,6 +686,7 @@ def plan_run(args: argparse.Namespace) -> Plan:
         recipe,
         base,
         checkpoint,
+        objective,
     )
 
 
@@ -599,6 +702,13 @@ def _build(plan: Plan, args: argparse.Namespace) -> tuple:
 
         names = [n.strip() for n in (args.lora_targets or "").split(",") if n.strip()]
         add_lora(model, args.lora_rank, **({"targets": tuple(names)} if names else {}))
+        if args.chat is not None:  # the new special tokens' rows must learn too
+            for name, weight in model.named_parameters():
+                if (
+                    name.startswith(("embed.token.", "lm_head."))
+                    and "lora_" not in name
+                ):
+                    weight.requires_grad_(True)
     optimizer = make_optimizer(model, plan.recipe)
     if plan.checkpoint is None:
         return model, optimizer, None
@@ -660,11 +770,14 @@ def _saver(plan: Plan, args: argparse.Namespace, model, optimizer, rank: int):
 def _announce(plan: Plan, model, state, world_size: int, device: str, lora: bool):
     """One line before training: the model's size, the tokens, the device, the step."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    counts, unit = plan.corpus.get("conversations"), "conversations"
+    if counts is None:
+        counts, unit = (len(plan.train_data), len(plan.val_data)), "tokens"
     print(
         f"{sum(p.numel() for p in model.parameters()):,} parameters"
         + (f" ({trainable:,} trained)" if lora else "")
-        + f", {len(plan.train_data):,} training and {len(plan.val_data):,} "
-        f"validation tokens, vocabulary {plan.tokenizer.vocab_size}; device {device}"
+        + f", {counts[0]:,} training and {counts[1]:,} validation {unit}, "
+        f"vocabulary {plan.tokenizer.vocab_size}; device {device}"
         + (f" x {world_size} processes" if world_size > 1 else "")
         + (f"; resuming at step {state.step}" if state else ""),
         flush=True,
@@ -694,6 +807,7 @@ def execute(plan: Plan, args: argparse.Namespace) -> TrainState:
             plan.val_data,
             plan.recipe,
             state,
+            objective=plan.objective,
             device=device,
             until=args.stop_after,
             progress=not args.no_progress,

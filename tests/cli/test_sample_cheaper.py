@@ -49,6 +49,7 @@ def test_bad_drafts_are_refused(draft, tmp_path, error):
     )
     main = sample_command.main
     assert "tokenizer" in error([*GREEDY, "--draft", str(other)], main)
-    assert "context" in error(["--draft", str(draft)], main)  # 500 > 64 tokens
+    too_long = error(["--draft", str(draft)], main)  # 500 > 64 tokens
+    assert "context" in too_long and "give --length 63 or less" in too_long
     assert "--top-k" in error([*GREEDY, "--draft", str(draft), "--top-k", "3"], main)
     assert "--quantize" in error([*GREEDY, "--quantize", "int2"], main)

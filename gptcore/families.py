@@ -30,7 +30,7 @@ class FamilyConfig(ModernConfig):
     """ModernConfig with a head size of its own, QK-norm and a sliding window."""
 
     head_dim: int | None = None  # each head's width (Qwen3: 128); None: C // n_head
-    qk_norm: bool = False  # RMSNorm on each head's queries and keys (Qwen3, OLMo 2)
+    qk_norm: bool = False  # RMSNorm on each head's queries and keys (Qwen3)
     window: int | None = None  # keys each query sees, itself included (Mistral)
 
     def __post_init__(self) -> None:
@@ -41,7 +41,7 @@ class FamilyConfig(ModernConfig):
             if self.position == "rope" and self.head_dim % 2:
                 raise ValueError(
                     f"RoPE turns channels in pairs, so head_dim must be even, got "
-                    f"{self.head_dim}"
+                    f"{self.head_dim}: change head_dim"
                 )
         if self.window is not None:
             check_positive_int("FamilyConfig.window", self.window)

@@ -21,7 +21,15 @@ from gptcore.gpt2 import gpt2_hf_settings, gpt2_state_dict
 from gptcore.model import GPT, GPTConfig
 from gptcore.modern import ModernConfig, ModernGPT
 
-SUPPORTED_MODEL_TYPES = ("gpt2", "llama", "mistral", "qwen2", "mixtral")
+SUPPORTED_MODEL_TYPES = (
+    "gpt2",
+    "llama",
+    "mistral",
+    "qwen2",
+    "mixtral",
+    "qwen3",
+    "qwen3_moe",
+)
 _HUB_FILES = ["config.json", "model*.safetensors*"]  # no pickles, nor other formats
 _BUFFERS = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")  # not weights
 _HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, openai-community/gpt2
@@ -62,7 +70,7 @@ def _gpt2_config(hf: dict) -> GPTConfig:
 
 
 def _llama_config(hf: dict, kind: str) -> ModernConfig:
-    """A Llama, Mistral, Qwen2 or Mixtral config.json's ModernConfig."""
+    """A Llama, Mistral, Qwen2, Qwen3 or Mixtral config.json's ModernConfig."""
     _require(hf, hidden_act="silu", attention_bias=False, mlp_bias=False)
     rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
@@ -71,22 +79,16 @@ def _llama_config(hf: dict, kind: str) -> ModernConfig:
             f"RoPE on part of each head ({rope}) is not supported: "
             "gptcore turns every pair, and would give wrong logits"
         )
-    n_embd, n_head = hf["hidden_size"], hf["num_attention_heads"]
-    if hf.get("head_dim") not in (None, n_embd // n_head):
+    if hf.get("use_sliding_window", False):
         raise ValueError(
-            f"head_dim={hf['head_dim']} is not hidden_size // "
-            f"num_attention_heads = {n_embd // n_head}: gptcore's "
-            "heads split n_embd evenly"
+            f"a {kind} with use_sliding_window=True (windowed and full layers) is not "
+            "supported: gptcore windows every layer or none"
         )
-    block_size = hf.get("max_position_embeddings", 2048)
-    sliding = kind in ("mistral", "mixtral") or hf.get("use_sliding_window", False)
-    window = hf.get("sliding_window") if sliding else None
-    if window is not None and window < block_size:  # within it: causal attention
-        block_size = window
+    n_embd, n_head = hf["hidden_size"], hf["num_attention_heads"]
     theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
     config = ModernConfig(
         vocab_size=hf["vocab_size"],
-        block_size=block_size,
+        block_size=hf.get("max_position_embeddings", 2048),
         n_layer=hf["num_hidden_layers"],
         n_head=n_head,
         n_embd=n_embd,
@@ -101,7 +103,8 @@ def _llama_config(hf: dict, kind: str) -> ModernConfig:
         ffn_hidden=hf["intermediate_size"],
         n_kv_head=hf.get("num_key_value_heads") or n_head,
     )
-    return config if rope_type == "default" else _scaled_rope_config(rope, config)
+    config = config if rope_type == "default" else _scaled_rope_config(rope, config)
+    return _family_config(hf, kind, config)
 
 
 def _scaled_rope_config(rope: dict, config: ModernConfig) -> ModernConfig:
@@ -113,19 +116,53 @@ def _scaled_rope_config(rope: dict, config: ModernConfig) -> ModernConfig:
     return ScaledRopeConfig(**vars(config), rope_scaling=scaling)
 
 
-def _experts_config(hf: dict, config: ModernConfig) -> ModernConfig:
-    """Mixtral's config: a Llama's, with chapter 18's experts in each block."""
-    from gptcore.experts import MoEConfig  # chapter 18: imported only for Mixtral
+def _family_config(hf: dict, kind: str, config: ModernConfig) -> ModernConfig:
+    """config with the changes of chapter 18's FamilyConfig that config.json asks
+    for: a head_dim of its own, QK-norm (Qwen3), a window shorter than the context
+    (Mistral)."""
+    head_dim = hf.get("head_dim")
+    if head_dim == config.n_embd // config.n_head:
+        head_dim = None  # chapter 13's heads
+    window = hf.get("sliding_window") if kind in ("mistral", "mixtral") else None
+    if window is not None and window >= config.block_size:
+        window = None  # the window holds every position: causal attention
+    qk_norm = kind in ("qwen3", "qwen3_moe")
+    if (head_dim, qk_norm, window) == (None, False, None):
+        return config
+    from gptcore.families import FamilyConfig  # chapter 18: only for these changes
 
     if hasattr(config, "rope_scaling"):
-        raise ValueError("a Mixtral with RoPE scaling is not supported by gptcore")
-    return MoEConfig(
-        **vars(config),
-        n_experts=hf["num_local_experts"],
+        raise ValueError(
+            f"a {kind} with RoPE scaling and a head_dim, QK-norm or sliding window is "
+            "not supported by gptcore"
+        )
+    return FamilyConfig(
+        **vars(config), head_dim=head_dim, qk_norm=qk_norm, window=window
+    )
+
+
+def _experts_config(hf: dict, kind: str, config: ModernConfig) -> ModernConfig:
+    """Mixtral's or Qwen3-MoE's config: a Llama's or Qwen3's, with chapter 18's
+    experts in each block."""
+    from gptcore.experts import MoEConfig  # chapter 18: imported only for experts
+
+    if hasattr(config, "rope_scaling"):
+        raise ValueError(f"a {kind} with RoPE scaling is not supported by gptcore")
+    _require(hf, decoder_sparse_step=1, mlp_only_layers=[])  # experts in every block
+    experts = dict(
+        n_experts=hf.get("num_experts") or hf["num_local_experts"],
         top_k=hf["num_experts_per_tok"],
-        routing="chosen",  # Mixtral's: a softmax over the chosen experts' scores
+        expert_hidden=hf.get("moe_intermediate_size"),  # Qwen3-MoE's expert width
+        # Mixtral's: a softmax over the chosen experts' scores; Qwen3-MoE's: over all,
+        # renormalised over the chosen (the same) only with norm_topk_prob
+        routing="chosen" if hf.get("norm_topk_prob", kind == "mixtral") else "all",
         aux_loss_coef=hf.get("router_aux_loss_coef", 0.001),
     )
+    if hasattr(config, "qk_norm"):  # chapter 18's FamilyConfig: Qwen3's attention too
+        from gptcore.families import FamilyMoEConfig  # chapter 18
+
+        return FamilyMoEConfig(**vars(config), **experts)
+    return MoEConfig(**vars(config), **experts)
 
 
 def config_from_hf(hf: dict) -> GPTConfig:
@@ -141,7 +178,9 @@ def config_from_hf(hf: dict) -> GPTConfig:
         if kind == "gpt2":
             return _gpt2_config(hf)
         config = _llama_config(hf, kind)
-        return _experts_config(hf, config) if kind == "mixtral" else config
+        if kind in ("mixtral", "qwen3_moe"):
+            return _experts_config(hf, kind, config)
+        return config
     except KeyError as missing:
         raise ValueError(
             f"config.json of a {kind} model has no {missing} setting"
@@ -165,22 +204,32 @@ def hf_model_type(config: GPTConfig) -> str:
         False,
     )
     experts = getattr(c, "routing", None)  # chapter 18's MoEConfig: experts, routed
-    if llama_parts and experts == "chosen" and not c.qkv_bias:
-        return "mixtral"
-    if llama_parts and experts is None:
-        return "qwen2" if c.qkv_bias else "llama"
+    qk_norm = getattr(c, "qk_norm", False)  # chapter 18's FamilyConfig: QK-norm,
+    window = getattr(c, "window", None)  # a sliding window, and a head_dim
+    plain = getattr(c, "head_dim", None) is None and not (qk_norm or window)
+    if llama_parts and not c.qkv_bias and not (qk_norm and window):
+        if experts == "chosen" and not qk_norm:
+            return "mixtral"
+        if experts and qk_norm:
+            return "qwen3_moe"
+        if experts is None:
+            return "qwen3" if qk_norm else "mistral" if window else "llama"
+    if llama_parts and c.qkv_bias and experts is None and plain:
+        return "qwen2"
     raise ValueError(
         "no transformers model computes this config: GPT-2 needs bias=True and "
         "the default norm, position and ffn; Llama needs "
         "norm='rmsnorm', position='rope', ffn='swiglu', bias=False "
-        "(and qkv_bias=True: Qwen2); Mixtral is Llama's with experts routed "
-        "'chosen' and no qkv bias"
+        "(and qkv_bias=True: Qwen2; a window: Mistral; qk_norm: Qwen3); Mixtral is "
+        "Llama's with experts routed 'chosen', no qkv bias and no qk_norm; "
+        "Qwen3-MoE is Qwen3's with experts"
     )
 
 
-def _ffn_tensors(h: str, ffn: torch.nn.Module) -> dict[str, torch.Tensor]:
+def _ffn_tensors(h: str, ffn: torch.nn.Module, kind: str) -> dict[str, torch.Tensor]:
     """A block's feed-forward weights under transformers' names (h: the block's
-    prefix): a SwiGLU's, or Mixtral's router and experts (chapter 18's)."""
+    prefix): a SwiGLU's, or Mixtral's or Qwen3-MoE's router and experts (chapter
+    18's)."""
     if not hasattr(ffn, "experts"):
         gate, up = ffn.fc.weight.chunk(2)  # fc is [gate | up]
         return {
@@ -188,38 +237,41 @@ def _ffn_tensors(h: str, ffn: torch.nn.Module) -> dict[str, torch.Tensor]:
             h + "mlp.up_proj.weight": up,
             h + "mlp.down_proj.weight": ffn.proj.weight,
         }
-    moe = h + "block_sparse_moe."
+    moe, names = h + "mlp.", ("gate_proj", "up_proj", "down_proj")  # Qwen3-MoE's
+    if kind == "mixtral":  # w1 gate, w3 up, w2 down
+        moe, names = h + "block_sparse_moe.", ("w1", "w3", "w2")
     sd = {moe + "gate.weight": ffn.router.gate.weight}
-    for e, expert in enumerate(ffn.experts):  # each a SwiGLU: w1 gate, w3 up, w2 down
+    for e, expert in enumerate(ffn.experts):  # each a SwiGLU
         gate, up = expert.fc.weight.chunk(2)
-        sd |= {
-            f"{moe}experts.{e}.w1.weight": gate,
-            f"{moe}experts.{e}.w3.weight": up,
-            f"{moe}experts.{e}.w2.weight": expert.proj.weight,
-        }
+        for name, w in zip(names, (gate, up, expert.proj.weight), strict=True):
+            sd[f"{moe}experts.{e}.{name}.weight"] = w
     return sd
 
 
 def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     """model's weights under transformers' names: views, so copy_ into them loads."""
-    c = model.config
-    if hf_model_type(c) == "gpt2":
+    c, kind = model.config, hf_model_type(model.config)
+    if kind == "gpt2":
         sd = gpt2_state_dict(model)
     else:
         sd = {"model.embed_tokens.weight": model.embed.token.weight}
         for i, b in enumerate(model.blocks):
             h, a = f"model.layers.{i}.", f"model.layers.{i}.self_attn."
-            rows = [c.n_embd, b.attn.kv_width, b.attn.kv_width]  # q, k and v in qkv
+            kv = b.attn.kv_width  # q, k and v in qkv; q n_head heads wide
+            rows = [b.attn.qkv.weight.size(0) - 2 * kv, kv, kv]
             for part, w in zip("qkv", b.attn.qkv.weight.split(rows), strict=True):
                 sd[f"{a}{part}_proj.weight"] = w
             if b.attn.qkv.bias is not None:  # Qwen2
                 for part, w in zip("qkv", b.attn.qkv.bias.split(rows), strict=True):
                     sd[f"{a}{part}_proj.bias"] = w
+            if hasattr(b.attn, "q_norm"):  # chapter 18's QK-norm (Qwen3)
+                sd[a + "q_norm.weight"] = b.attn.q_norm.weight
+                sd[a + "k_norm.weight"] = b.attn.k_norm.weight
             sd |= {
                 a + "o_proj.weight": b.attn.proj.weight,
                 h + "input_layernorm.weight": b.ln1.weight,
                 h + "post_attention_layernorm.weight": b.ln2.weight,
-            } | _ffn_tensors(h, b.ffn)
+            } | _ffn_tensors(h, b.ffn, kind)
         sd |= {
             "model.norm.weight": model.ln_f.weight,
             "lm_head.weight": model.lm_head.weight,
@@ -233,6 +285,9 @@ _ARCHITECTURES = {
     "llama": "LlamaForCausalLM",
     "qwen2": "Qwen2ForCausalLM",
     "mixtral": "MixtralForCausalLM",
+    "mistral": "MistralForCausalLM",
+    "qwen3": "Qwen3ForCausalLM",
+    "qwen3_moe": "Qwen3MoeForCausalLM",
 }
 
 
@@ -253,26 +308,36 @@ def hf_config(config: GPTConfig, dtype: torch.dtype = torch.float32) -> dict:
             gpt2 |= dict(layer_norm_epsilon=c.norm_eps, n_inner=c.ffn_hidden)
         return shared | gpt2
     llama = dict(attention_bias=False, mlp_bias=False) if kind == "llama" else {}
+    window = getattr(c, "window", None)  # chapter 18's sliding window, or None
+    if kind in ("mistral", "mixtral"):
+        llama = dict(sliding_window=window)
+    if kind in ("qwen3", "qwen3_moe"):
+        llama = dict(attention_bias=False, use_sliding_window=False)
     if kind == "mixtral":  # chapter 18's experts: an expert's width, not ffn_hidden
-        llama = dict(
-            num_local_experts=c.n_experts,
+        llama |= dict(num_local_experts=c.n_experts, num_experts_per_tok=c.top_k)
+    if kind == "qwen3_moe":  # experts in every block, each expert_hidden wide
+        llama |= dict(
+            num_experts=c.n_experts,
             num_experts_per_tok=c.top_k,
-            router_aux_loss_coef=c.aux_loss_coef,
-            sliding_window=None,
+            moe_intermediate_size=c.expert_hidden or c.ffn_hidden or 4 * c.n_embd,
+            norm_topk_prob=c.routing == "chosen",
+            decoder_sparse_step=1,
+            mlp_only_layers=[],
         )
+    if kind in ("mixtral", "qwen3_moe"):
+        llama["router_aux_loss_coef"] = c.aux_loss_coef
+    expert_width = getattr(c, "expert_hidden", None) if kind == "mixtral" else None
     return (
         shared
         | llama
         | dict(
             architectures=[_ARCHITECTURES[kind]],
             hidden_size=c.n_embd,
-            intermediate_size=(
-                getattr(c, "expert_hidden", None) or c.ffn_hidden or 4 * c.n_embd
-            ),
+            intermediate_size=expert_width or c.ffn_hidden or 4 * c.n_embd,
             num_hidden_layers=c.n_layer,
             num_attention_heads=c.n_head,
             num_key_value_heads=c.n_kv_head or c.n_head,
-            head_dim=c.n_embd // c.n_head,
+            head_dim=getattr(c, "head_dim", None) or c.n_embd // c.n_head,
             max_position_embeddings=c.block_size,
             rms_norm_eps=c.norm_eps,
             hidden_act="silu",
@@ -416,6 +481,10 @@ def _stored_tensors(
 
 def _model_class(config: GPTConfig) -> type[GPT]:
     """The class that builds config's model: GPT, ModernGPT, or chapter 18's."""
+    if hasattr(config, "n_experts") and hasattr(config, "qk_norm"):  # Qwen3-MoE
+        from gptcore.families import FamilyMoEGPT  # chapter 18: experts, QK-norm
+
+        return FamilyMoEGPT
     if hasattr(config, "n_experts"):  # chapter 18's MoEConfig (Mixtral)
         from gptcore.experts import MoEGPT  # chapter 18: imported only for experts
 
@@ -424,6 +493,10 @@ def _model_class(config: GPTConfig) -> type[GPT]:
         from gptcore.rope_scaling import ScaledRopeGPT  # chapter 18: only then
 
         return ScaledRopeGPT
+    if hasattr(config, "qk_norm"):  # chapter 18's FamilyConfig (Qwen3, Mistral)
+        from gptcore.families import FamilyGPT  # chapter 18: only then
+
+        return FamilyGPT
     return ModernGPT if isinstance(config, ModernConfig) else GPT
 
 

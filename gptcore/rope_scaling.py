@@ -5,7 +5,7 @@ pairs turn slower, so that positions past the trained context look familiar."""
 # Source: chapters/18_mixture_of_experts.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/18_mixture_of_experts.ipynb 32
+# %% chapters/18_mixture_of_experts.ipynb 31
 from __future__ import annotations
 
 import math

@@ -25,6 +25,10 @@ from transformers import (
     MixtralForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+    Qwen3MoeConfig,
+    Qwen3MoeForCausalLM,
 )
 
 from gptcore.experts import MoEConfig, MoEGPT
@@ -90,9 +94,9 @@ HF_MODELS = {  # name -> a tiny transformers model, and the block_size gptcore g
     ),
     "mistral-window": (
         lambda: MistralForCausalLM(
-            MistralConfig(**LLAMA, num_key_value_heads=2, sliding_window=16)
+            MistralConfig(**LLAMA, num_key_value_heads=2, sliding_window=6)
         ),
-        16,
+        32,  # the window, 6, is shorter than the context: chapter 18's FamilyGPT
     ),
     "mixtral": (
         lambda: MixtralForCausalLM(
@@ -108,10 +112,48 @@ HF_MODELS = {  # name -> a tiny transformers model, and the block_size gptcore g
     "mixtral-window": (
         lambda: MixtralForCausalLM(
             MixtralConfig(
-                **LLAMA, num_key_value_heads=4, num_local_experts=3, sliding_window=16
+                **LLAMA, num_key_value_heads=4, num_local_experts=3, sliding_window=6
             )
         ),
-        16,
+        32,
+    ),
+    "qwen3": (  # QK-norm, and heads 12 wide where 32 // 4 = 8
+        lambda: Qwen3ForCausalLM(
+            Qwen3Config(**LLAMA, num_key_value_heads=2, head_dim=12, rope_theta=1e6)
+        ),
+        32,
+    ),
+    "qwen3-tied": (
+        lambda: Qwen3ForCausalLM(
+            Qwen3Config(**LLAMA, num_key_value_heads=1, tie_word_embeddings=True)
+        ),
+        32,
+    ),
+    "qwen3-moe": (  # Qwen3-MoE's default: a softmax over all experts, no renormalising
+        lambda: Qwen3MoeForCausalLM(
+            Qwen3MoeConfig(
+                **LLAMA,
+                num_key_value_heads=2,
+                head_dim=12,
+                num_experts=4,
+                num_experts_per_tok=2,
+                moe_intermediate_size=16,
+            )
+        ),
+        32,
+    ),
+    "qwen3-moe-normed": (  # norm_topk_prob, as Qwen3-30B-A3B: renormalised over the k
+        lambda: Qwen3MoeForCausalLM(
+            Qwen3MoeConfig(
+                **LLAMA,
+                num_key_value_heads=2,
+                num_experts=4,
+                num_experts_per_tok=3,
+                moe_intermediate_size=16,
+                norm_topk_prob=True,
+            )
+        ),
+        32,
     ),
     "llama3-scaled": (
         lambda: LlamaForCausalLM(
@@ -494,8 +536,8 @@ def test_a_missing_shard_is_named(tmp_path):
             "RoPE scaling 'llama3' needs 'low_freq_factor'",
         ),
         (
-            dict(head_dim=16),
-            "head_dim=16 is not hidden_size // num_attention_heads = 8",
+            dict(use_sliding_window=True),
+            "use_sliding_window=True \\(windowed and full layers\\) is not supported",
         ),
         (dict(attention_bias=True), "attention_bias=True is not supported"),
         (dict(hidden_act="gelu"), "hidden_act='gelu' is not supported"),
@@ -666,12 +708,24 @@ def test_a_damaged_expert_tensor_is_named(damage, tmp_path):
         load_pretrained(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["llama3-scaled", "llama-linear"])
-def test_a_scaled_rope_loads_caches_and_round_trips(name, tmp_path):
+CHAPTER_18 = {  # checkpoints that load as a chapter 18 model: name -> its class
+    "llama3-scaled": "ScaledRopeGPT",
+    "llama-linear": "ScaledRopeGPT",
+    "qwen3": "FamilyGPT",
+    "qwen3-tied": "FamilyGPT",
+    "qwen3-moe": "FamilyMoEGPT",
+    "qwen3-moe-normed": "FamilyMoEGPT",
+    "mistral-window": "FamilyGPT",
+    "mixtral-window": "FamilyMoEGPT",
+}
+
+
+@pytest.mark.parametrize("name", list(CHAPTER_18))
+def test_a_chapter_18_family_loads_caches_and_round_trips(name, tmp_path):
     hf = hf_checkpoint(name, tmp_path)
     model = load_pretrained(tmp_path)
-    assert type(model).__name__ == "ScaledRopeGPT"
-    idx = tokens(T=32)
+    assert type(model).__name__ == CHAPTER_18[name]
+    idx = tokens(T=32)  # past every window (6) and every first context (8)
     with torch.no_grad():
         cache = KVCache(model.config.n_layer)
         parts = [model(idx[:, :9], cache=cache)[0]]
@@ -682,3 +736,32 @@ def test_a_scaled_rope_loads_caches_and_round_trips(name, tmp_path):
     again = AutoModelForCausalLM.from_pretrained(folder).eval()
     assert max_difference(model, again, idx) < TOL
     assert load_pretrained(folder).config == model.config
+
+
+@pytest.mark.parametrize(
+    "name, tensor",
+    [
+        ("qwen3", "model.layers.1.self_attn.k_norm.weight"),
+        ("qwen3-moe", "model.layers.0.mlp.experts.2.down_proj.weight"),
+    ],
+)
+def test_a_missing_qk_norm_or_expert_tensor_is_named(name, tensor, tmp_path):
+    hf_checkpoint(name, tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    del weights[tensor]
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match=f"lacks 1 tensors .* such as {tensor}"):
+        load_pretrained(tmp_path)
+
+
+def test_the_window_matters_past_it(tmp_path):
+    hf = hf_checkpoint("mistral-window", tmp_path)
+    edit_config(tmp_path, sliding_window=None)  # the same weights, causal attention
+    assert max_difference(load_pretrained(tmp_path), hf, tokens(T=32)) > 100 * TOL
+
+
+def test_a_qwen3_with_rope_scaling_is_refused(tmp_path):
+    hf_checkpoint("qwen3", tmp_path)
+    edit_config(tmp_path, rope_parameters=dict(rope_type="linear", factor=2.0))
+    with pytest.raises(ValueError, match="a qwen3 with RoPE scaling and a head_dim"):
+        load_pretrained(tmp_path)

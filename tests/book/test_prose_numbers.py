@@ -1,14 +1,17 @@
-"""Every number in the prose is checked: glued, shown by a compared output, or a
-published constant.
+"""Every number in the prose is checked: glued, shown by a compared output of the same
+section, or a published constant.
 
 A number that a Markdown cell states as a measurement or a result must come from the
-code: either glued from an output (myst-nb's {glue:text}), or printed by a cell whose
-output nbval compares, in the same notebook. Published constants (GPT-2's parameter
+code: either glued from an output (myst-nb's {glue:text}), or printed by a cell of the
+same section (between two `#` or `##` headings) whose output nbval compares. A value
+printed elsewhere in the notebook does not count: "32 sequences" is not backed by a
+`context=32` printed three sections away. Published constants (GPT-2's parameter
 counts, a paper's figure) stand in the notebook's metadata, `"gptcore": {"published":
 {"124": "GPT-2 small: 124M parameters (Radford et al., 2019)"}}`, each with its source.
 References are not quantities and are skipped: chapter and exercise numbers, model names
 such as GPT-2, list markers, citation years, and the symbols of formulas and code (math
-and code spans are not prose).
+and code spans are not prose). So are 0, 1 and 2, which the prose uses as words ("1
+block", "layer 0", "2 tensors") far more often than as results.
 """
 
 import json
@@ -33,7 +36,7 @@ SKIP = [
         r"\{glue(?::\w+)?\}`[^`]*`"
     ),  # glued values: from the code by construction
     re.compile(r"\{(?:cite|cite:p|cite:t|ref|numref|doc|eq)\}`[^`]*`"),
-    re.compile(r"`[^`\n]*`"),  # code spans
+    re.compile(r"`[^`\n]*(?:\n[^`\n]*)?`"),  # code spans, wrapped at most once
     re.compile(r"\]\([^)]*\)"),  # link targets
     re.compile(r"<[^>]*>"),  # HTML tags
     re.compile(r"https?://\S+"),
@@ -64,48 +67,77 @@ def value(number: str) -> float:
     return float(number.replace(",", "").replace("−", "-"))
 
 
-def compared_output_numbers(notebook: dict) -> set[float]:
-    """Every number printed by a code cell whose outputs nbval compares."""
+def printed_numbers(cell: dict) -> set[float]:
+    """Every number a code cell prints, if nbval compares its outputs."""
     found: set[float] = set()
-    for cell in notebook["cells"]:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if (
-            cell["cell_type"] != "code"
-            or "nbval-ignore-output" in tags
-            or "nbval-skip" in tags
-        ):
-            continue
-        for output in cell.get("outputs", []):
-            text = output.get("text", "") or output.get("data", {}).get(
-                "text/plain", ""
-            )
-            text = "".join(text) if isinstance(text, list) else text
-            text += "".join(output.get("traceback", []))
-            for number in NUMBER.findall(text):
-                found.add(value(number))
-                if (
-                    "," in number
-                ):  # "1,600" also as 1 and 600, which a tuple prints the same way
-                    found.update(value(part) for part in number.split(",") if part)
+    tags = cell.get("metadata", {}).get("tags", [])
+    if (
+        cell["cell_type"] != "code"
+        or "nbval-ignore-output" in tags
+        or "nbval-skip" in tags
+    ):
+        return found
+    for output in cell.get("outputs", []):
+        text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
+        text = "".join(text) if isinstance(text, list) else text
+        text += "".join(output.get("traceback", []))
+        for number in NUMBER.findall(text):
+            found.add(value(number))
+            if "," in number:  # "1,600" also as 1 and 600, as a tuple prints them
+                found.update(value(part) for part in number.split(",") if part)
     return found
+
+
+SECTION = re.compile(r"^#{1,2} ", re.M)  # a chapter's title, or one of its sections
+WORDS = {0.0, 1.0, 2.0}  # numbers the prose uses as words
+# Chapters still checked by the old, notebook-wide rule (a number printed anywhere in
+# the notebook), until their numbers are glued or printed in their own section.
+BY_NOTEBOOK = {"11_command_line", "13_todays_models", "18_mixture_of_experts"}
+
+
+def sections(notebook: dict) -> list[list[tuple[int, str | None]]]:
+    """The notebook cut at its `#` and `##` headings: each section's cells, as (index,
+    the Markdown text in this section, or None for a code cell)."""
+    cut: list[list[tuple[int, str | None]]] = [[]]
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "markdown":
+            cut[-1].append((index, None))
+            continue
+        text = "".join(cell["source"])
+        starts = [m.start() for m in SECTION.finditer(text)]
+        bounds = sorted({0, *starts, len(text)})
+        for start, end in zip(bounds, bounds[1:]):
+            if start in starts:
+                cut.append([])
+            cut[-1].append((index, text[start:end]))
+    return [section for section in cut if section]
 
 
 def unchecked_numbers(path: Path) -> list[str]:
     notebook = json.loads(path.read_text(encoding="utf-8"))
     published = notebook.get("metadata", {}).get("gptcore", {}).get("published", {})
-    allowed = {value(k) for k in published}
-    shown = compared_output_numbers(notebook) | allowed
+    allowed = {value(k) for k in published} | WORDS
     problems = []
-    for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] != "markdown":
-            continue
-        for number in prose_numbers("".join(cell["source"])):
-            if value(number) not in shown:
-                problems.append(
-                    f"{path.name} cell {index}: {number!r} is typed, not computed: "
-                    "glue it, print it in a compared cell, or list a published "
-                    "constant with its source in the metadata gptcore.published"
-                )
+    parts = sections(notebook)
+    if path.stem in BY_NOTEBOOK:
+        parts = [[cell for part in parts for cell in part]]
+    for section in parts:
+        shown = allowed.union(
+            *(
+                printed_numbers(notebook["cells"][i])
+                for i, text in section
+                if text is None
+            )
+        )
+        for index, text in section:
+            for number in prose_numbers(text) if text is not None else []:
+                if value(number) not in shown:
+                    problems.append(
+                        f"{path.name} cell {index}: {number!r} is typed, not computed: "
+                        "glue it, print it in a compared cell of the same section, or "
+                        "list a published constant with its source in the metadata "
+                        "gptcore.published"
+                    )
     return problems
 
 
@@ -133,6 +165,27 @@ def test_the_reader_of_prose():
         "**Exercise 2.** See chapter 5 and 6."
     )
     assert prose_numbers(text) == ["12", "67"]
+
+
+def test_a_number_counts_only_in_its_own_section(tmp_path):
+    def cell(kind: str, text: str) -> dict:
+        out = [{"output_type": "stream", "name": "stdout", "text": text}]
+        return {"cell_type": kind, "metadata": {}, "source": text} | (
+            {"outputs": out} if kind == "code" else {}
+        )
+
+    notebook = {
+        "metadata": {},
+        "cells": [
+            cell("markdown", "# Title\n\n## A\n\nWe use 32 sequences."),
+            cell("code", "32 and 7"),
+            cell("markdown", "Still A: 7 of them.\n\n## B\n\nNow 32 again, 1 block."),
+        ],
+    }
+    path = tmp_path / "00_x.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    problems = unchecked_numbers(path)
+    assert len(problems) == 1 and "cell 2: '32'" in problems[0]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])

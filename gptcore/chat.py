@@ -256,7 +256,76 @@ def fit_to_context(
     )
 
 
-# %% chapters/16_chat.ipynb 28
+# %% chapters/16_chat.ipynb 24
+# The template of render_chat, as Jinja: what tokenizer_config.json ships.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+)
+
+
+def save_chat_tokenizer(tokenizer: ChatTokenizer, folder: str | Path) -> Path:
+    """Write tokenizer_config.json (the special tokens and CHAT_TEMPLATE, as Hugging
+    Face names them) and the base tokenizer's state, next to save_pretrained's files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    added = {
+        str(tokenizer.special_id(name)): {
+            "content": name,
+            "special": True,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "single_word": False,
+        }
+        for name in tokenizer.special
+    }
+    config = {
+        "added_tokens_decoder": added,
+        "additional_special_tokens": list(tokenizer.special),
+        "eos_token": "<|end|>" if "<|end|>" in tokenizer.special else None,
+        "pad_token": "<|endoftext|>" if "<|endoftext|>" in tokenizer.special else None,
+        "chat_template": CHAT_TEMPLATE,
+    }
+    for name, state in (
+        ("tokenizer_config.json", config),
+        ("gptcore_tokenizer.json", tokenizer.base.to_dict()),
+    ):
+        text = json.dumps(state, indent=2, ensure_ascii=False) + "\n"
+        write_atomically(folder / name, lambda tmp: tmp.write_text(text, "utf-8"))
+    return folder
+
+
+def load_chat_tokenizer(folder: str | Path) -> ChatTokenizer:
+    """The ChatTokenizer that save_chat_tokenizer wrote; a ValueError for files that
+    hold other special ids or another chat template."""
+    folder = Path(folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text("utf-8"))
+    base = tokenizer_from_dict(
+        json.loads((folder / "gptcore_tokenizer.json").read_text("utf-8"))
+    )
+    added = sorted(
+        config.get("added_tokens_decoder", {}).items(), key=lambda t: int(t[0])
+    )
+    names = [token["content"] for _, token in added]
+    ids = [int(i) for i, _ in added]
+    if ids != list(range(base.vocab_size, base.vocab_size + len(names))):
+        raise ValueError(
+            f"{folder}: the special tokens' ids must follow the base vocabulary of "
+            f"{base.vocab_size}, got {ids}: not written by "
+            "save_chat_tokenizer"
+        )
+    if config.get("chat_template") != CHAT_TEMPLATE:
+        raise ValueError(
+            f"{folder}: its chat_template is not render_chat's template, so the model "
+            "would be prompted in a format it was not trained on"
+        )
+    return ChatTokenizer(base, names)
+
+
+# %% chapters/16_chat.ipynb 31
 def read_chats(path: str | Path) -> list[list[dict]]:
     """The conversations of a JSONL file, one {"messages": [...]} per line; a ValueError
     naming the file and the line of the first bad one."""
@@ -291,7 +360,7 @@ def write_chats(path: str | Path, conversations: Sequence[list[dict]]) -> None:
     write_atomically(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-# %% chapters/16_chat.ipynb 31
+# %% chapters/16_chat.ipynb 34
 IGNORE = -100  # a target that does not count: cross_entropy's ignore_index
 
 
@@ -341,7 +410,7 @@ def sft_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE)
 
 
-# %% chapters/16_chat.ipynb 39
+# %% chapters/16_chat.ipynb 42
 @torch.no_grad()
 def respond(
     model: GPT,
@@ -395,6 +464,9 @@ __all__ = [
     "render_chat",
     "parse_chat",
     "fit_to_context",
+    "CHAT_TEMPLATE",
+    "save_chat_tokenizer",
+    "load_chat_tokenizer",
     "read_chats",
     "write_chats",
     "IGNORE",

@@ -5,7 +5,7 @@ from the plays and small numbers, each with a program that checks the answer."""
 # Source: chapters/16_chat.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/16_chat.ipynb 24
+# %% chapters/16_chat.ipynb 27
 from __future__ import annotations
 
 import functools
@@ -73,7 +73,7 @@ def check_answer(prompt: str, answer: str) -> bool:
     return answer.strip() == answer_of(prompt)
 
 
-# %% chapters/16_chat.ipynb 25
+# %% chapters/16_chat.ipynb 28
 def _draw_prompt(task: str, rng: random.Random) -> tuple[str, str]:
     """A random prompt of the task, and its operand (what decides its split)."""
     if task == "add":

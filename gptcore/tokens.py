@@ -192,7 +192,9 @@ def _write_entry(
             tokenizer, length = _encode_file(Path(corpus), tokenizer, tmp)
             meta["train_tokens"], meta["tokens"] = int(length * (1 - fraction)), length
             return
-        train_text, val_text = load_corpus(corpus, sha256, val_fraction)
+        train_text, val_text = _split_outside(
+            *load_corpus(corpus, sha256, val_fraction), _separator(tokenizer)
+        )
         if tokenizer is None and bpe_vocab_size:
             from gptcore.bpe import BPETokenizer  # chapter 14's, only when asked
 
@@ -275,7 +277,25 @@ def _encode_text(text: str, tokenizer: CharTokenizer | BPETokenizer) -> np.ndarr
     """A text's ids as the narrowest numpy array: vectorised for characters."""
     if isinstance(tokenizer, CharTokenizer):
         return encode_chars(text, tokenizer)
-    return np.array(tokenizer.encode(text), dtype=token_dtype(tokenizer.vocab_size))
+    dtype = token_dtype(tokenizer.vocab_size)
+    if _separator(tokenizer):  # documents separated by <|endoftext|>: its one id
+        return np.array(tokenizer.encode(text, {_separator(tokenizer)}), dtype=dtype)
+    return np.array(tokenizer.encode(text), dtype=dtype)
+
+
+def _separator(tokenizer) -> str | None:
+    """The end-of-text marker, if the tokenizer has it as a special token (chapter 16's
+    ChatTokenizer): between documents it is one id, never text."""
+    special = getattr(tokenizer, "special", ())
+    return "<|endoftext|>" if "<|endoftext|>" in special else None
+
+
+def _split_outside(train: str, val: str, marker: str | None) -> tuple[str, str]:
+    """The training and validation text, the split moved past a marker it would cut."""
+    for k in range(1, len(marker or "")):
+        if train.endswith(marker[:k]) and val.startswith(marker[k:]):
+            return train + marker[k:], val[len(marker) - k :]
+    return train, val
 
 
 # The public names above, computed by scripts/export.py.

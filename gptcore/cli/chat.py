@@ -5,7 +5,7 @@ through a pipe."""
 # Source: chapters/16_chat.ipynb (its cells tagged 'export').
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
-# %% chapters/16_chat.ipynb
+# %% chapters/16_chat.ipynb 55
 from __future__ import annotations
 
 import argparse
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# %% chapters/16_chat.ipynb 56
 def load_chat_model(checkpoint: str | None, device: str) -> tuple[GPT, ChatTokenizer]:
     """The model and its chat tokenizer; a ValueError for a checkpoint that was never
     fine-tuned to chat."""
@@ -112,6 +113,7 @@ class Conversation:
         self.fed, self.cache = [], KVCache(len(self.model.blocks))
 
 
+# %% chapters/16_chat.ipynb 57
 def _room(model: GPT, max_new_tokens: int) -> int:
     """How many tokens the conversation may fill: the context, less some room for the
     reply (a quarter of the context at most)."""
@@ -174,6 +176,7 @@ def reply(
     return answer
 
 
+# %% chapters/16_chat.ipynb 58
 def _lines(source: TextIO, interactive: bool) -> Iterator[str]:
     """The user's lines: in a terminal one at a time after a prompt (Ctrl-D raises
     EOFError), else as the pipe gives them."""
@@ -215,6 +218,7 @@ def _check_system(system: str | None, tokenizer: ChatTokenizer, room: int) -> No
             )
 
 
+# %% chapters/16_chat.ipynb 59
 def talk(
     chat: Conversation,
     args: argparse.Namespace,

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from gptcore.bpe import BPETokenizer
 from gptcore.chat import (
+    CHAT_TEMPLATE,
     IGNORE,
     ROLES,
     SPECIAL_TOKENS,
@@ -17,10 +18,12 @@ from gptcore.chat import (
     chat_batches,
     check_conversation,
     fit_to_context,
+    load_chat_tokenizer,
     parse_chat,
     read_chats,
     render_chat,
     respond,
+    save_chat_tokenizer,
     sft_loss,
     write_chats,
 )
@@ -441,3 +444,49 @@ def test_respond_refuses_a_bad_temperature(chars):
 def test_fit_to_context_checks_the_conversation_first(chars):
     with pytest.raises(ValueError, match="turn 1: each turn is a dict"):
         fit_to_context(["hello"], chars, 64)
+
+
+# Tokenizer files beside save_pretrained's
+
+
+@pytest.mark.parametrize("kind", ["chars", "bpe"])
+def test_the_tokenizer_files_round_trip(kind, chars, bpe, tmp_path):
+    tokenizer = {"chars": chars, "bpe": bpe}[kind]
+    save_chat_tokenizer(tokenizer, tmp_path)
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert (
+        config["added_tokens_decoder"][str(tokenizer.special_id("<|end|>"))]["content"]
+        == "<|end|>"
+    )
+    assert config["eos_token"] == "<|end|>" and config["chat_template"] == CHAT_TEMPLATE
+    loaded = load_chat_tokenizer(tmp_path)
+    assert loaded.to_dict() == tokenizer.to_dict()
+    assert render_chat(CHAT, loaded) == render_chat(CHAT, tokenizer)
+
+
+@pytest.mark.parametrize(
+    "messages, prompt",
+    [(CHAT, False), (CHAT[1:], False), (CHAT[:2], True), (CHAT[1:2], True)],
+)
+def test_the_jinja_template_renders_what_render_chat_renders(messages, prompt, bpe):
+    jinja2 = pytest.importorskip("jinja2.sandbox")
+    env = jinja2.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    text = env.from_string(CHAT_TEMPLATE).render(
+        messages=messages, add_generation_prompt=prompt
+    )
+    ids, _ = render_chat(messages, bpe, add_generation_prompt=prompt)
+    assert text == bpe.decode(ids)
+    assert bpe.encode(text, allowed_special="all") == ids
+
+
+def test_tokenizer_files_of_another_template_or_other_ids_are_refused(chars, tmp_path):
+    save_chat_tokenizer(chars, tmp_path)
+    path = tmp_path / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps(config | {"chat_template": "{{ messages }}"}))
+    with pytest.raises(ValueError, match="not render_chat's template"):
+        load_chat_tokenizer(tmp_path)
+    added = {str(int(i) + 1): t for i, t in config["added_tokens_decoder"].items()}
+    path.write_text(json.dumps(config | {"added_tokens_decoder": added}))
+    with pytest.raises(ValueError, match="must follow the base vocabulary"):
+        load_chat_tokenizer(tmp_path)

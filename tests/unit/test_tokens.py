@@ -166,3 +166,20 @@ def test_an_unwritable_cache_names_gptcore_cache(tmp_path, text_file, monkeypatc
     monkeypatch.setenv("GPTCORE_CACHE", str(blocker))
     with pytest.raises(ValueError, match="token cache .*: point GPTCORE_CACHE at"):
         load_tokens(str(text_file))
+
+
+def test_a_chat_tokenizer_reads_endoftext_between_documents_as_its_one_id(tmp_path):
+    from gptcore.chat import ChatTokenizer  # chapter 16's special tokens
+
+    documents = ["To be, or not to be.\n", "That is the question.\n"] * 200
+    path = tmp_path / "documents.txt"
+    path.write_text("<|endoftext|>".join(documents), encoding="utf-8")
+    chat = ChatTokenizer(CharTokenizer.from_text("".join(documents)))
+    tokenizer, train, val = load_tokens(str(path), chat, val_fraction=0.1,
+                                        cache_dir=tmp_path / "c")  # fmt: skip
+    ids = np.concatenate([train.array, val.array]).tolist()
+    end = chat.special_id("<|endoftext|>")
+    assert tokenizer is chat and ids.count(end) == len(documents) - 1
+    assert chat.decode(ids) == path.read_text(encoding="utf-8")
+    again = load_tokens(str(path), chat, val_fraction=0.1, cache_dir=tmp_path / "c")
+    assert np.array_equal(again[1].array, train.array)  # the cache, reused

@@ -25,6 +25,7 @@ IDEAS = {
     14: r"\bbpe\b|byte.pair",
     15: r"\blora\b",
     16: r"gptcore\.chat|ChatTokenizer|\bsft_|\brender_chat\b|chat.template",
+    17: r"gptcore\.preferences|\bdpo_|\bgrpo_|GroupSampler|preference_batches",
     18: r"\bexperts?\b|\bmoe|gptcore\.experts",
     19: r"gptcore\.inference|quantiz|speculative",
 }

@@ -41,6 +41,7 @@ LOOKS_AHEAD = {
     (11, 19),  # gptcore sample --quantize and --draft
     (9, 16),  # tokenizer_from_dict reads a checkpoint's chat tokenizer
     (11, 16),  # gptcore train --chat FILE.jsonl, or --chat tasks
+    (11, 17),  # gptcore train --dpo PAIRS.jsonl and --rl PROMPTS.jsonl
 }
 # Span of a summary that names code: `name` or `name(arguments)`.
 NAMED = re.compile(r"`([A-Za-z_]\w*)(\(([^`]*)\))?`")

@@ -393,7 +393,7 @@ class GroupSampler:
         return next(self.policy.parameters()).device
 
 
-# %% chapters/17_preferences_and_rewards.ipynb 39
+# %% chapters/17_preferences_and_rewards.ipynb 40
 def pass_at_k(n: int, c: int, k: int) -> float:
     """The chance that at least one of k answers drawn from n samples, c of them right,
     is right: 1 - C(n-c, k) / C(n, k), the unbiased estimate of pass@k."""

@@ -2,6 +2,9 @@
 from the command line), from the committed chat model."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,18 @@ def test_a_model_that_does_not_chat_is_refused(pairs, tmp_path, error):
     course = str(ROOT / "checkpoints" / "course.pt")
     argv = ["--init-from", course, "--dpo", str(pairs), "--out", str(tmp_path), *RECIPE]
     assert "is not a chat model" in error(argv)
+
+
+def test_gptcore_chat_talks_to_the_result(prompts, tmp_path):
+    run(tmp_path, "--rl", str(prompts), "--group-size", "4")
+    done = subprocess.run(
+        [sys.executable, "-m", "gptcore", "chat", "--checkpoint",
+         str(tmp_path / "model.pt"), "--max-new-tokens", "8"],
+        input="First letter of crown?\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 and "Traceback" not in done.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -175,6 +176,32 @@ def _add_tuning_flags(parser: argparse.ArgumentParser) -> None:
         help="with --init-from: fine-tune to chat on a JSONL file of conversations, "
         "or 'tasks' for the course's own (chapter 16)",
     )
+    _add_preference_flags(parser)
+
+
+def _add_preference_flags(parser: argparse.ArgumentParser) -> None:
+    """Tuning a chat model on preferences or rewards (chapter 17)."""
+    parser.add_argument(
+        "--dpo",
+        default=None,
+        metavar="FILE",
+        help="with --init-from a chat model: DPO on a JSONL file of "
+        '{"prompt", "chosen", "rejected"} (chapter 17)',
+    )
+    parser.add_argument(
+        "--rl",
+        default=None,
+        metavar="FILE",
+        help="with --init-from a chat model: RL on a JSONL file of "
+        '{"prompt", "answer"}, rewarding an exact answer (chapter 17)',
+    )
+    parser.add_argument("--beta", type=float, default=0.1, help="--dpo's beta")
+    parser.add_argument(
+        "--group-size", type=int, default=8, help="--rl: answers per prompt"
+    )
+    parser.add_argument(
+        "--kl", type=float, default=0.0, help="--rl: the KL penalty's weight"
+    )
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -294,8 +321,8 @@ def _check_source_flags(args: argparse.Namespace) -> None:
             "--vocab-size is for --tokenizer bpe: a character vocabulary is the text's "
             "characters"
         )
-    if args.init_from and args.resume:
-        raise ValueError(
+    if args.init_from and args.resume and args.dpo is None and args.rl is None:
+        raise ValueError(  # --dpo and --rl name their frozen reference with both
             "--init-from starts a new run from a trained model and --resume continues "
             "a run: give one of them"
         )
@@ -339,10 +366,30 @@ def _check_lora_flags(args: argparse.Namespace) -> None:
         )
 
 
+def _check_preference_flags(args: argparse.Namespace) -> None:
+    """--dpo and --rl (chapter 17): one of them, from a chat model, on nothing else."""
+    given = [f"--{k}" for k in ("chat", "dpo", "rl") if getattr(args, k) is not None]
+    if len(given) > 1:
+        raise ValueError(f"{' and '.join(given)}: give one of them")
+    if args.dpo is None and args.rl is None:
+        return
+    if not args.init_from:
+        raise ValueError(
+            f"{given[0]} tunes a chat model, which stays as it was as the reference: "
+            "give it with --init-from CHECKPOINT (with --resume too)"
+        )
+    if args.corpus != "plays" or args.sha256 or args.lora_rank is not None:
+        raise ValueError(
+            f"{given[0]} trains on its own file, in full: leave out --corpus, "
+            "--sha256 and --lora-rank"
+        )
+
+
 def _check_flags(args: argparse.Namespace) -> None:
     """Refuse flags that contradict each other, before anything is read or trained."""
     _check_source_flags(args)
     _check_lora_flags(args)
+    _check_preference_flags(args)
     if args.chat is not None and not (args.init_from or args.resume):
         raise ValueError(
             "--chat fine-tunes a trained model: give it with --init-from CHECKPOINT "
@@ -505,9 +552,10 @@ def _resume_checkpoint(args: argparse.Namespace, path: Path, log: Path):
             "recipe), so it cannot be resumed: start from it with --init-from"
         )
     chat = checkpoint["tokenizer"].get("type") == "chat"
-    if chat != (args.chat is not None):
+    if chat != any(getattr(args, k) is not None for k in ("chat", "dpo", "rl")):
         raise CheckpointError(
-            f"{path} was fine-tuned to chat: resume it with --chat, as it began"
+            f"{path} was fine-tuned to chat: resume it with --chat, --dpo or --rl, "
+            "as it began"
             if chat
             else f"{path} was trained on text: resume it without --chat"
         )
@@ -527,6 +575,8 @@ def _corpus_digest(args: argparse.Namespace) -> str | None:
     of --chat."""
     if args.chat is not None:
         return _chats(args)[2]
+    if args.dpo is not None or args.rl is not None:
+        return file_sha256(Path(args.dpo or args.rl).expanduser())
     return corpus_id(_corpus(args), _sha256(args), token_cache_folder())
 
 
@@ -583,6 +633,54 @@ def _chat_data(args: argparse.Namespace, tokenizer, block_size: int, source) -> 
             "vocabulary, or start from a model that has them"
         ) from None
     return train_draw, val_draw, [len(train_chats), len(val_chats)], sft_loss
+
+
+def _preference_data(args: argparse.Namespace, tokenizer, reference, batch_size):
+    """--dpo or --rl (chapter 17): sources of batches from the file's records (the
+    last --val-fraction held out), their numbers, and the objective."""
+    from gptcore import preferences  # chapter 17's, only for --dpo and --rl
+    from gptcore.chat import ChatTokenizer
+
+    if not isinstance(tokenizer, ChatTokenizer):
+        raise ValueError(
+            f"{args.init_from} is not a chat model (its tokenizer has no special "
+            "tokens): fine-tune it with --chat first"
+        )
+    path = Path(args.dpo or args.rl).expanduser()
+    keys = ("prompt", "chosen", "rejected") if args.dpo else ("prompt", "answer")
+    records = preferences.read_jsonl(path, keys)
+    held = max(1, round(len(records) * (args.val_fraction or 0.1)))
+    if held >= len(records):
+        raise ValueError(
+            f"{path} holds {len(records)} records: too few to hold out some for "
+            "validation (--val-fraction of them): give more"
+        )
+    parts = records[:-held], records[-held:]
+    if args.dpo:
+        preferences.check_beta(args.beta)
+        draws = [preferences.preference_batches(p, tokenizer, reference) for p in parts]
+        objective = functools.partial(preferences.dpo_loss, beta=args.beta)
+    else:
+        if batch_size % args.group_size:
+            raise ValueError(
+                f"--batch-size {batch_size} is not a multiple of --group-size "
+                f"{args.group_size}: each prompt gets a whole group"
+            )
+        answers = {r["prompt"]: r["answer"].strip() for r in records}
+        draws = [
+            preferences.GroupSampler(
+                reference,  # until _build swaps in the model being trained
+                tokenizer,
+                [r["prompt"] for r in part],
+                lambda prompt, answer: answer.strip() == answers[prompt],
+                args.group_size,
+                reference=reference if args.kl else None,
+                max_new_tokens=reference.config.block_size,
+            )
+            for part in parts
+        ]
+        objective = functools.partial(preferences.grpo_loss, kl=args.kl)
+    return *draws, [len(p) for p in parts], objective
 
 
 def _corpus(args: argparse.Namespace) -> str:
@@ -659,18 +757,25 @@ def plan_run(args: argparse.Namespace) -> Plan:
     checkpoint, digest = _resume_checkpoint(args, path, log)
     if digest is not None:  # the run's own vocabulary (an older log: the text's)
         tokenizer, source = tokenizer_from_dict(checkpoint["tokenizer"]), path
-    if args.chat is None:
+    tuned = args.dpo or args.rl  # preferences or rewards (chapter 17)
+    if args.chat is None and not tuned:
         tokenizer, train_data, val_data = _tokens(args, tokenizer, source, checkpoint)
-    else:  # conversations (chapter 16), drawn once the context is known
+    elif args.chat is not None:  # conversations (chapter 16), once the context is known
         tokenizer = _chat_tokenizer(base, tokenizer, checkpoint)
     settings = starting_settings(args, checkpoint, base)
     config, recipe = configs_from_args(args, tokenizer.vocab_size, settings)
     text = {"corpus": args.corpus} if args.chat is None else {"chat": args.chat}
+    if tuned:
+        text = {"dpo": args.dpo} if args.dpo else {"rl": args.rl}
     corpus = {**text, "sha256": digest or _corpus_digest(args)}
     objective = next_token_loss
     if args.chat is not None:
         train_data, val_data, corpus["conversations"], objective = _chat_data(
             args, tokenizer, config.block_size, source or path
+        )
+    if tuned:
+        train_data, val_data, corpus["records"], objective = _preference_data(
+            args, tokenizer, base, recipe.batch_size
         )
     _check_sizes(config, recipe, train_data, val_data)
     check_writable(path.parent, "the output folder", "choose another --out")
@@ -709,6 +814,11 @@ def _build(plan: Plan, args: argparse.Namespace) -> tuple:
                     and "lora_" not in name
                 ):
                     weight.requires_grad_(True)
+    for source in (plan.train_data, plan.val_data):
+        if hasattr(source, "policy"):  # --rl: sample from the model being trained
+            source.policy = model
+            if source.reference is not None:
+                source.reference.to(plan.device)
     optimizer = make_optimizer(model, plan.recipe)
     if plan.checkpoint is None:
         return model, optimizer, None
@@ -771,6 +881,8 @@ def _announce(plan: Plan, model, state, world_size: int, device: str, lora: bool
     """One line before training: the model's size, the tokens, the device, the step."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     counts, unit = plan.corpus.get("conversations"), "conversations"
+    if "records" in plan.corpus:
+        counts, unit = plan.corpus["records"], "records"
     if counts is None:
         counts, unit = (len(plan.train_data), len(plan.val_data)), "tokens"
     print(

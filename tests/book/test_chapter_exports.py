@@ -25,6 +25,7 @@ IDEAS = {
     14: r"\bbpe\b|byte.pair",
     15: r"\blora\b",
     16: r"gptcore\.chat|ChatTokenizer|\bsft_|\brender_chat\b|chat.template",
+    17: r"gptcore\.preferences|\bdpo_|\bgrpo_|GroupSampler|preference_batches",
     18: r"\bexperts?\b|\bmoe|gptcore\.experts",
     19: r"gptcore\.inference|quantiz|speculative",
 }
@@ -40,6 +41,7 @@ LOOKS_AHEAD = {
     (11, 19),  # gptcore sample --quantize and --draft
     (9, 16),  # tokenizer_from_dict reads a checkpoint's chat tokenizer
     (11, 16),  # gptcore train --chat FILE.jsonl, or --chat tasks
+    (11, 17),  # gptcore train --dpo PAIRS.jsonl and --rl PROMPTS.jsonl
 }
 # Span of a summary that names code: `name` or `name(arguments)`.
 NAMED = re.compile(r"`([A-Za-z_]\w*)(\(([^`]*)\))?`")

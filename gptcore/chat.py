@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -326,10 +326,9 @@ def load_chat_tokenizer(folder: str | Path) -> ChatTokenizer:
 
 
 # %% chapters/16_chat.ipynb 31
-def read_chats(path: str | Path) -> list[list[dict]]:
-    """The conversations of a JSONL file, one {"messages": [...]} per line; a ValueError
-    naming the file and the line of the first bad one."""
-    conversations = []
+def jsonl_records(path: str | Path, hint: str) -> Iterator[tuple[str, object]]:
+    """Each non-blank line of a JSONL file, parsed, with where it is ("FILE, line N");
+    a ValueError naming the line, and what a line holds (hint), when it is not JSON."""
     with open(path, encoding="utf-8") as lines:
         for n, line in enumerate(lines, 1):
             if not line.strip():
@@ -338,14 +337,21 @@ def read_chats(path: str | Path) -> list[list[dict]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"{where}: not valid JSON ({error.msg}, column {error.colno}): "
-                    'each line holds one {"messages": [...]} object'
-                ) from None
-            if not isinstance(record, dict) or "messages" not in record:
-                raise ValueError(f"{where}: expected an object with a 'messages' list")
-            check_conversation(record["messages"], where)
-            conversations.append(record["messages"])
+                problem = f"not valid JSON ({error.msg}, column {error.colno})"
+                raise ValueError(f"{where}: {problem}: {hint}") from None
+            yield where, record
+
+
+def read_chats(path: str | Path) -> list[list[dict]]:
+    """The conversations of a JSONL file, one {"messages": [...]} per line; a ValueError
+    naming the file and the line of the first bad one."""
+    conversations = []
+    hint = 'each line holds one {"messages": [...]} object'
+    for where, record in jsonl_records(path, hint):
+        if not isinstance(record, dict) or "messages" not in record:
+            raise ValueError(f"{where}: expected an object with a 'messages' list")
+        check_conversation(record["messages"], where)
+        conversations.append(record["messages"])
     return conversations
 
 
@@ -467,6 +473,7 @@ __all__ = [
     "CHAT_TEMPLATE",
     "save_chat_tokenizer",
     "load_chat_tokenizer",
+    "jsonl_records",
     "read_chats",
     "write_chats",
     "IGNORE",

@@ -8,7 +8,6 @@ of whole answers, DPO on preference pairs, and GRPO-style RL on a checker's rewa
 # %% chapters/17_preferences_and_rewards.ipynb 4
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gptcore.chat import IGNORE, ChatTokenizer, render_chat
+from gptcore.chat import IGNORE, ChatTokenizer, jsonl_records, render_chat
 from gptcore.checks import (
     check_count,
     check_number,
@@ -405,25 +404,14 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 def read_jsonl(path: str | Path, keys: tuple[str, ...]) -> list[dict]:
     """The records of a JSONL file, each an object with string values under keys; a
     ValueError naming the file and the line of the first bad one."""
+    expected = f"an object with non-empty strings under {', '.join(keys)}"
     records = []
-    with open(path, encoding="utf-8") as lines:
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"{path}, line {n}: not valid JSON ({error.msg})"
-                ) from None
-            if not isinstance(record, dict) or not all(
-                isinstance(record.get(k), str) and record[k].strip() for k in keys
-            ):
-                raise ValueError(
-                    f"{path}, line {n}: expected an object with non-empty strings "
-                    f"under {', '.join(keys)}"
-                )
-            records.append(record)
+    for where, record in jsonl_records(path, f"each line holds {expected}"):
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(k), str) and record[k].strip() for k in keys
+        ):
+            raise ValueError(f"{where}: expected {expected}")
+        records.append(record)
     if not records:
         raise ValueError(f"{path} holds no records")
     return records

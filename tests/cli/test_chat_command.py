@@ -146,6 +146,9 @@ def test_ctrl_c_ends_the_chat_without_a_traceback(chat_model, tmp_path):
         text=True,
         cwd=tmp_path,
         env=environment(),
+        # Ctrl-C's default action even when pytest runs in the background, where a
+        # shell starts it (and so the chat) with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert chat.stderr.readline().startswith("gptcore chat:")  # ready, reading stdin
     chat.send_signal(signal.SIGINT)

@@ -174,6 +174,8 @@ def save_checkpoint(
         # the recipe, under the key that files have always used
         "train_config": asdict(recipe) if recipe is not None else None,
     }
+    if hasattr(core, "quantization"):  # chapter 19's quantize_model: its settings
+        checkpoint["quantization"] = core.quantization
     path = Path(path)
     # A temporary file in the same folder, then one os.replace: a reader sees the old
     # file or the new one, never half of one.
@@ -359,6 +361,11 @@ def load_model(
     checkpoint file."""
     checkpoint = load_checkpoint(path, device=device)
     model = model_for(_settings(Path(path), GPTConfig, checkpoint["config"], "config"))
+    if "quantization" in checkpoint:  # saved quantized: chapter 19's layers first
+        # imported only for such a file, so that this chapter needs nothing later
+        from gptcore.inference import quantize_model
+
+        quantize_model(model, **checkpoint["quantization"])
     _check_weights(Path(path), checkpoint["model"], model)
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), tokenizer_from_dict(checkpoint["tokenizer"])

@@ -6,14 +6,10 @@ int4 from scratch, and speculative decoding with a small draft model."""
 # Edit the notebook, then run `python scripts/export.py` to regenerate this file.
 
 # %% chapters/19_cost_of_answering.ipynb 4
-import dataclasses
-from pathlib import Path
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gptcore.checkpoint import config_from_settings, model_for, tokenizer_from_dict
 from gptcore.checks import (
     check_count,
     check_number,
@@ -167,29 +163,6 @@ def quantize_model(model: GPT, bits: int = 8, group_size: int | None = None) -> 
     return model
 
 
-def save_quantized(model: GPT, tokenizer, path: str | Path) -> None:
-    """Write a quantized model, its config and its tokenizer to one file that
-    torch.load(path, weights_only=True) reads."""
-    if not hasattr(model, "quantization"):
-        raise ValueError("the model is not quantized: call quantize_model first")
-    state = {
-        "model": model.state_dict(),
-        "config": dataclasses.asdict(model.config),
-        "quantization": model.quantization,
-        "tokenizer": tokenizer.to_dict(),
-    }
-    torch.save(state, Path(path))
-
-
-def load_quantized(path: str | Path, device: str = "cpu") -> tuple[GPT, object]:
-    """A model saved by save_quantized (in eval mode) and its tokenizer."""
-    state = torch.load(Path(path), map_location=device, weights_only=True)
-    model = model_for(config_from_settings(state["config"]))
-    quantize_model(model, **state["quantization"])
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), tokenizer_from_dict(state["tokenizer"])
-
-
 # %% chapters/19_cost_of_answering.ipynb 32
 def _kernel_accepts(layer: QuantizedLinear) -> bool:
     """Whether PyTorch's CPU kernels take this layer: int8 with one scale per row, or
@@ -255,7 +228,7 @@ def use_kernels(model: GPT) -> GPT:
     return model
 
 
-# %% chapters/19_cost_of_answering.ipynb 41
+# %% chapters/19_cost_of_answering.ipynb 43
 def _probabilities(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """softmax(logits / temperature) over the last dimension; one-hot at the argmax
     for temperature 0 (greedy)."""
@@ -298,7 +271,7 @@ def verify(
     return kept + [torch.multinomial(p[-1], 1, generator=generator).item()]
 
 
-# %% chapters/19_cost_of_answering.ipynb 44
+# %% chapters/19_cost_of_answering.ipynb 46
 def _check_pair(target: GPT, draft: GPT, k: int, length: int) -> None:
     """A clear error for a draft that cannot propose for this target, or k below 1."""
     check_positive_int("k", k)
@@ -326,10 +299,12 @@ def speculative_generate(
     k: int = 4,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    stop: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, int]]:
     """Extend idx (1, T) by max_new_tokens tokens distributed as the target's: the draft
-    proposes k, the target checks them in one forward pass. Returns the tokens and
-    counts of target passes, proposed and accepted tokens."""
+    proposes k, the target checks them in one forward pass; the token `stop` (kept)
+    ends it sooner. Returns the tokens and counts of target passes, proposed and
+    accepted tokens."""
     check_token_ids(idx, target.config.vocab_size)
     if idx.dim() != 2 or idx.size(0) != 1 or idx.size(1) == 0:
         raise ValueError(f"idx must be one sequence (1, T), got {tuple(idx.shape)}")
@@ -358,6 +333,9 @@ def speculative_generate(
         stats["target_passes"] += 1
         stats["proposed"] += steps
         stats["accepted"] += len(new) - 1
+        if stop in new:  # the text ends here, as <|end|> ends a chat's reply
+            new = new[: new.index(stop) + 1]
+            end = idx.size(1) + len(new)
         idx = torch.cat([idx, torch.tensor([new], device=idx.device)], dim=1)
     return idx, stats
 
@@ -373,8 +351,6 @@ __all__ = [
     "unpack_int4",
     "QuantizedLinear",
     "quantize_model",
-    "save_quantized",
-    "load_quantized",
     "KernelLinear",
     "use_kernels",
     "acceptance_probability",

@@ -134,20 +134,19 @@ def render_modules(path: Path) -> dict[str, str]:
             + "\n"
             + body
             + "\n\n# The public names above, computed by scripts/export.py.\n"
-            + "__all__ = "
-            + python_list(names)
+            + python_list(names, "__all__ = ")
             + "\n"
         )
     return modules
 
 
-def python_list(names: list[str], indent: str = "") -> str:
-    """A list of names as ruff formats it: on one line if it fits in 88 columns, else
-    one per line."""
-    one_line = "[" + ", ".join(f'"{n}"' for n in names) + "]"
-    if len(indent) + len(one_line) <= 80:
+def python_list(names: list[str], start: str) -> str:
+    """`start` and a list of names as ruff formats them: on one line if it fits in 88
+    columns, else one name per line."""
+    one_line = start + "[" + ", ".join(f'"{n}"' for n in names) + "]"
+    if len(one_line) <= 88:
         return one_line
-    return "[\n" + "".join(f'{indent}    "{n}",\n' for n in names) + indent + "]"
+    return start + "[\n" + "".join(f'    "{n}",\n' for n in names) + "]"
 
 
 def import_line(module: str, names: list[str]) -> str:
@@ -223,7 +222,7 @@ def render_package() -> dict[str, str]:
         "# the chapters it needs.",
         "_HOMES = {\n" + homes + "}",
         "",
-        "__all__ = " + python_list(["__version__", *names]),
+        python_list(["__version__", *names], "__all__ = "),
         "",
         "",
         "def __getattr__(name: str) -> object:",

@@ -20,7 +20,7 @@ import torch
 from gptcore.chat import ChatTokenizer, fit_to_context, render_chat, respond
 from gptcore.checkpoint import load_model
 from gptcore.checks import check_positive_int
-from gptcore.cli.sample import course_model
+from gptcore.cli.sample import add_cheaper_flags, cheaper_models, course_model
 from gptcore.data import OutOfVocabularyError
 from gptcore.generation import KVCache, sample_next
 from gptcore.model import GPT
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"]
     )
-    return parser
+    return add_cheaper_flags(parser)  # --quantize and --draft, as gptcore sample
 
 
 # %% chapters/16_chat.ipynb 56
@@ -105,6 +105,7 @@ class Conversation:
     fed: list[int] = field(default_factory=list)
     cache: KVCache | None = None
     warned: bool = False  # the user was told that old turns are dropped
+    draft: GPT | None = None  # --draft: replies by speculative decoding (chapter 19)
 
     def reset(self) -> None:
         """Start over: only the system turn, and an empty cache."""
@@ -142,6 +143,27 @@ def _prompt_ids(chat: Conversation, text: str, room: int, notes: TextIO) -> list
     return new
 
 
+def _speculative_reply(
+    chat: Conversation, args: argparse.Namespace, generator: torch.Generator
+) -> list[int]:
+    """--draft: the reply by chapter 19's speculative decoding, up to <|end|>. It keeps
+    no KV cache, so every turn reads the whole conversation again."""
+    from gptcore.inference import speculative_generate  # only for --draft
+
+    prompt, chat.fed = chat.fed, []  # nothing cached: the next turn is fed whole
+    device = next(chat.model.parameters()).device
+    out, _ = speculative_generate(
+        chat.model,
+        chat.draft,
+        torch.tensor([prompt], device=device),
+        min(args.max_new_tokens, chat.model.config.block_size - len(prompt)),
+        temperature=args.temperature,
+        generator=generator,
+        stop=chat.tokenizer.special_id("<|end|>"),
+    )
+    return out[0, len(prompt) :].tolist()
+
+
 def reply(
     chat: Conversation,
     text: str,
@@ -152,18 +174,21 @@ def reply(
     """The model's answer to one user turn; the turn and the answer join the
     conversation, and the cache holds both."""
     new = _prompt_ids(chat, text, _room(chat.model, args.max_new_tokens), notes)
-    ids = respond(
-        chat.model,
-        chat.tokenizer,
-        new,
-        chat.cache,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature or 1.0,
-        top_k=args.top_k,
-        generator=generator,
-        greedy=args.temperature == 0,
-    )
-    chat.fed = (chat.fed + ids)[: len(chat.cache)]  # what the cache really holds
+    if chat.draft is not None:
+        ids = _speculative_reply(chat, args, generator)
+    else:
+        ids = respond(
+            chat.model,
+            chat.tokenizer,
+            new,
+            chat.cache,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature or 1.0,
+            top_k=args.top_k,
+            generator=generator,
+            greedy=args.temperature == 0,
+        )
+        chat.fed = (chat.fed + ids)[: len(chat.cache)]  # what the cache really holds
     # Only the text: a special token the model writes (<|end|>, or one it should not)
     # is not part of the answer.
     answer = chat.tokenizer.decode(
@@ -262,13 +287,20 @@ def main(argv: list[str] | None = None) -> int:
         check_positive_int("--max-new-tokens", args.max_new_tokens)
         device = resolve_device(args.device)
         model, tokenizer = load_chat_model(args.checkpoint, device)
+        model, draft = cheaper_models(model, tokenizer, args, device)
+        if draft is not None and draft.config.block_size < model.config.block_size:
+            raise ValueError(
+                f"the draft reads {draft.config.block_size} tokens and the model "
+                f"{model.config.block_size}: a draft must read the whole conversation,"
+                " so give one with the model's context"
+            )
         # the flags' mistakes now, not at the first turn
         sample_next(torch.zeros(1, model.config.vocab_size), 0.0, args.top_k)
         sample_next(torch.zeros(1, 1), args.temperature)
         _check_system(args.system, tokenizer, _room(model, args.max_new_tokens))
     except (ValueError, OSError) as error:  # CheckpointError is a ValueError
         parser.error(str(error))
-    chat = Conversation(model, tokenizer, args.system)
+    chat = Conversation(model, tokenizer, args.system, draft=draft)
     streams = (sys.stdin, sys.stdout, sys.stderr)
     try:
         print(f"gptcore chat: {HELP}.", file=sys.stderr, flush=True)  # ready

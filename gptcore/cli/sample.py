@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 
 import gptcore
-from gptcore.checkpoint import load_model
+from gptcore.checkpoint import load_model, save_checkpoint
 from gptcore.data import OutOfVocabularyError
 from gptcore.generation import generate_text
+from gptcore.model import GPT
 from gptcore.training import resolve_device
 
 
@@ -34,9 +35,9 @@ def course_model(name: str = "course.pt") -> Path:
     )
 
 
-def _add_cheaper_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Chapter 19's flags, added to the parser: fewer bytes per weight, fewer passes
-    of the model."""
+def add_cheaper_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Chapter 19's flags, added to a command's parser (sample's and chat's): fewer
+    bytes per weight, fewer passes of the model."""
     parser.add_argument(
         "--quantize",
         choices=["int8", "int4"],
@@ -50,6 +51,13 @@ def _add_cheaper_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
         metavar="CHECKPOINT",
         help="speculative decoding: a small model with the same tokenizer proposes "
         "tokens that the model checks (chapter 19)",
+    )
+    parser.add_argument(
+        "--save-quantized",
+        default=None,
+        metavar="PATH",
+        help="with --quantize: also write the quantized model to PATH, a checkpoint "
+        "that --checkpoint loads (chapter 19)",
     )
     return parser
 
@@ -113,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="recompute the whole window for every character",
     )
-    return _add_cheaper_flags(parser)
+    return add_cheaper_flags(parser)
 
 
 class _HFTokenizer:
@@ -155,29 +163,52 @@ def _load_pretrained(name: str, device: str):
     return model, _HFTokenizer(AutoTokenizer.from_pretrained(name))
 
 
-def _answer_cheaply(model, tokenizer, args: argparse.Namespace, device: str) -> str:
-    """--quantize and --draft: the prompt and its continuation, by a quantized model
-    or by speculative decoding with a draft model."""
+def cheaper_models(
+    model: GPT, tokenizer, args: argparse.Namespace, device: str
+) -> tuple[GPT, GPT | None]:
+    """--quantize, --save-quantized and --draft: the model quantized (and saved), and
+    the draft model, checked to share the model's tokenizer (None without --draft)."""
     # Chapter 19's, imported only when one of its flags is given, so that this chapter
     # needs nothing from a later one.
-    from gptcore.inference import quantize_model, speculative_generate
+    from gptcore.inference import quantize_model
 
     if args.quantize:
         bits, group_size = (8, None) if args.quantize == "int8" else (4, 32)
         model = quantize_model(model, bits, group_size)
+    if args.save_quantized:
+        if not args.quantize:
+            raise ValueError("--save-quantized writes the model that --quantize makes")
+        save_checkpoint(Path(args.save_quantized).expanduser(), model, tokenizer)
     if not args.draft:
-        return generate_text(
-            model, tokenizer, args.prompt, args.length, args.temperature, args.top_k,
-            args.seed, use_cache=not args.no_cache,
-        )  # fmt: skip
-    if args.pretrained is not None or args.top_k is not None:
-        raise ValueError("--draft works with --checkpoint models and without --top-k")
+        return model, None
+    if args.top_k is not None:
+        raise ValueError("--draft samples from the whole distribution: drop --top-k")
     draft, draft_tokenizer = load_model(Path(args.draft).expanduser(), device)
     if draft_tokenizer.to_dict() != tokenizer.to_dict():
         raise ValueError(
             f"the draft {args.draft} has another tokenizer than the model: a draft "
             "must be trained on the same tokens (the same vocabulary)"
         )
+    return model, draft
+
+
+def _check_cheaper_flags(args: argparse.Namespace) -> None:
+    """A ValueError for chapter 19's flags with --pretrained, before it downloads."""
+    if args.pretrained is not None and (args.draft or args.save_quantized):
+        raise ValueError("--draft and --save-quantized work with --checkpoint models")
+
+
+def _answer_cheaply(model, tokenizer, args: argparse.Namespace, device: str) -> str:
+    """--quantize, --save-quantized and --draft: the prompt and its continuation, by a
+    quantized model or by speculative decoding with a draft model."""
+    from gptcore.inference import speculative_generate  # chapter 19's, as above
+
+    model, draft = cheaper_models(model, tokenizer, args, device)
+    if draft is None:
+        return generate_text(
+            model, tokenizer, args.prompt, args.length, args.temperature, args.top_k,
+            args.seed, use_cache=not args.no_cache,
+        )  # fmt: skip
     idx = torch.tensor([tokenizer.encode(args.prompt)], device=device)
     room = model.config.block_size - idx.size(1)
     if args.length > room:  # the flags' fix, before speculative_generate refuses
@@ -201,13 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_cheaper_flags(args)
         device = resolve_device(args.device)
         if args.pretrained is not None:
             model, tokenizer = _load_pretrained(args.pretrained, device)
         else:
             checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else None
             model, tokenizer = load_model(checkpoint or course_model(), device)
-        if args.quantize or args.draft:
+        if args.quantize or args.draft or args.save_quantized:
             print(_answer_cheaply(model, tokenizer, args, device))
         else:
             print(
@@ -235,4 +267,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # The public names above, computed by scripts/export.py.
-__all__ = ["course_model", "build_parser", "main"]
+__all__ = [
+    "course_model",
+    "add_cheaper_flags",
+    "build_parser",
+    "cheaper_models",
+    "main",
+]

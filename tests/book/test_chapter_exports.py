@@ -42,6 +42,8 @@ LOOKS_AHEAD = {
     (9, 16),  # tokenizer_from_dict reads a checkpoint's chat tokenizer
     (11, 16),  # gptcore train --chat FILE.jsonl, or --chat tasks
     (11, 17),  # gptcore train --dpo PAIRS.jsonl and --rl PROMPTS.jsonl
+    (9, 19),  # save_checkpoint and load_model keep a quantized model's layers
+    (16, 19),  # gptcore chat --quantize and --draft
 }
 # Span of a summary that names code: `name` or `name(arguments)`.
 NAMED = re.compile(r"`([A-Za-z_]\w*)(\(([^`]*)\))?`")

@@ -92,7 +92,7 @@ SECTION = re.compile(r"^#{1,2} ", re.M)  # a chapter's title, or one of its sect
 WORDS = {0.0, 1.0, 2.0}  # numbers the prose uses as words
 # Chapters still checked by the old, notebook-wide rule (a number printed anywhere in
 # the notebook), until their numbers are glued or printed in their own section.
-BY_NOTEBOOK = {"11_command_line", "13_todays_models", "18_mixture_of_experts"}
+BY_NOTEBOOK = {"13_todays_models"}
 
 
 def sections(notebook: dict) -> list[list[tuple[int, str | None]]]:

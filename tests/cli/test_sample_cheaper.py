@@ -53,3 +53,22 @@ def test_bad_drafts_are_refused(draft, tmp_path, error):
     assert "context" in too_long and "give --length 63 or less" in too_long
     assert "--top-k" in error([*GREEDY, "--draft", str(draft), "--top-k", "3"], main)
     assert "--quantize" in error([*GREEDY, "--quantize", "int2"], main)
+
+
+def test_a_quantized_model_is_saved_and_loaded_by_the_commands(tmp_path, capsys, error):
+    path = tmp_path / "int8.pt"
+    quantized = run(
+        [*GREEDY, "--quantize", "int8", "--save-quantized", str(path)], capsys
+    )
+    model, tokenizer = load_model(course_model())
+    float_path = save_checkpoint(tmp_path / "float.pt", model, tokenizer)
+    assert path.stat().st_size < float_path.stat().st_size / 2
+    assert run([*GREEDY, "--checkpoint", str(path)], capsys) == quantized
+    main = sample_command.main
+    again = [*GREEDY, "--checkpoint", str(path), "--quantize", "int8"]
+    assert "already quantized" in error(again, main)
+    alone = [*GREEDY, "--save-quantized", str(tmp_path / "no.pt")]
+    assert "the model that --quantize makes" in error(alone, main)
+    assert not (tmp_path / "no.pt").exists()
+    hub = ["--pretrained", "openai-community/gpt2", "--draft", str(path)]
+    assert "work with --checkpoint models" in error(hub, main)  # before any download

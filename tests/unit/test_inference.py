@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from gptcore import GPT, GPTConfig
-from gptcore.checkpoint import model_for
+from gptcore.checkpoint import load_model, model_for, save_checkpoint
 from gptcore.data import CharTokenizer
 from gptcore.generation import KVCache, generate
 from gptcore.inference import (
@@ -20,12 +20,10 @@ from gptcore.inference import (
     dequantize_weight,
     kv_cache_bytes,
     latent_cache_bytes,
-    load_quantized,
     pack_int4,
     quantize_model,
     quantize_weight,
     residual_distribution,
-    save_quantized,
     speculative_generate,
     unpack_int4,
     use_kernels,
@@ -86,14 +84,21 @@ def test_a_quantized_model_is_close_and_saves_and_loads(tmp_path, bits, group_si
     gap = (quantized(x)[0] - model(x)[0]).abs().max()
     assert gap < (0.05 if bits == 8 else 0.5)
     tokenizer = CharTokenizer("abcdefghijklmnopqrst")
-    save_quantized(quantized, tokenizer, tmp_path / "q.pt")
-    torch.load(tmp_path / "q.pt", weights_only=True)  # safe to load
-    loaded, loaded_tokenizer = load_quantized(tmp_path / "q.pt")
+    path = save_checkpoint(tmp_path / "q.pt", quantized, tokenizer)
+    assert torch.load(path, weights_only=True)["quantization"] == {
+        "bits": bits,
+        "group_size": group_size,
+    }
+    loaded, loaded_tokenizer = load_model(path)
     assert torch.equal(loaded(x)[0], quantized(x)[0])
     assert loaded_tokenizer.to_dict() == tokenizer.to_dict()
+    with pytest.raises(ValueError, match="already quantized"):
+        quantize_model(loaded)  # what `gptcore sample --quantize` would do to it
+    float_file = save_checkpoint(tmp_path / "f.pt", model, tokenizer)
+    assert "quantization" not in torch.load(float_file, weights_only=True)
 
 
-def test_quantization_refuses_bad_input(tmp_path):
+def test_quantization_refuses_bad_input():
     model = tiny()
     with pytest.raises(ValueError, match="does not divide the width 32"):
         quantize_model(copy.deepcopy(model), 4, group_size=12)
@@ -106,8 +111,6 @@ def test_quantization_refuses_bad_input(tmp_path):
     quantized = quantize_model(copy.deepcopy(model))
     with pytest.raises(ValueError, match="already quantized"):
         quantize_model(quantized)
-    with pytest.raises(ValueError, match="not quantized"):
-        save_quantized(model, CharTokenizer("ab"), tmp_path / "f.pt")
 
 
 @pytest.mark.parametrize("bits, group_size", [(8, None), (4, 32)])
@@ -163,6 +166,18 @@ def test_greedy_speculative_decoding_is_the_target_alone(k):
     assert torch.equal(fast, alone)
     assert stats["accepted"] <= stats["proposed"]
     assert stats["target_passes"] + stats["accepted"] == 20
+
+
+def test_the_stop_token_ends_the_text_where_the_target_alone_has_it():
+    target, draft = tiny(0, n_layer=3), tiny(1, n_layer=1)
+    alone = generate(target, prompt(), 20, temperature=0)[0, 5:].tolist()
+    stop = alone[7]
+    line = alone[: alone.index(stop) + 1]
+    for k in (1, 3):
+        fast, _ = speculative_generate(
+            target, draft, prompt(), 20, k=k, temperature=0, stop=stop
+        )
+        assert fast[0, 5:].tolist() == line
 
 
 def test_a_draft_equal_to_the_target_is_always_accepted():

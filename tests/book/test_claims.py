@@ -17,8 +17,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMS = ROOT / "claims.md"
-HEADER = ["claim", "chapter", "cell", "checked by"]
-CHAPTER = re.compile(r"^\{doc\}`[^`<]*<(chapters/\d\d_\w+)>`$")
+HEADER = ["claim", "demonstrated and checked in"]
+# {doc}`chapter 2 <chapters/02_name>`, cell `id`: `assert ...`, and more asserts
+WHERE = re.compile(
+    r"^\{doc\}`[^`<]*<(chapters/\d\d_\w+)>`, cell `([^`]+)`: (`[^`]+`(?:, `[^`]+`)*)$"
+)
 CODE = re.compile(r"`([^`]+)`")
 
 
@@ -45,16 +48,15 @@ def claims(text: str) -> list[dict]:
         if len(cells) != len(HEADER):
             found.append(row | {"problem": f"{len(cells)} columns, not {len(HEADER)}"})
             continue
-        chapter = CHAPTER.match(cells[1])
-        cell = CODE.fullmatch(cells[2])
-        checks = CODE.findall(cells[3])
-        if not (chapter and cell and checks):
-            problem = "want {doc}`N <chapters/NN_name>` | `cell id` | `assert text`"
+        where = WHERE.match(cells[1])
+        if not where:
+            problem = (
+                "want {doc}`chapter N <chapters/NN_name>`, cell `id`: `assert ...`"
+            )
             found.append(row | {"problem": problem})
             continue
-        notebook = chapter.group(1) + ".ipynb"
-        found.append(row | {"notebook": notebook, "cell": cell.group(1)})
-        found[-1]["checks"] = checks
+        notebook, cell, checks = where[1] + ".ipynb", where[2], CODE.findall(where[3])
+        found.append(row | {"notebook": notebook, "cell": cell, "checks": checks})
     return found
 
 
@@ -170,13 +172,14 @@ def test_the_checker_catches_a_wrong_row():
     assert "is not in cell" in check("assert x.sum() == 3")[0]
     assert "no cell" in problems(row | {"checks": ["x"]}, None)[0]
     table = (
-        "| claim | chapter | cell | checked by |\n| --- | --- | --- | --- |\n"
-        "| A. | {doc}`2 <chapters/02_a>` | `c0` | `assert x` |\n| B. | 2 | c1 | x |\n"
+        "| claim | demonstrated and checked in |\n| --- | --- |\n"
+        "| A. | {doc}`chapter 2 <chapters/02_a>`, cell `c0`: `assert x`, `y` |\n"
+        "| B. | chapter 2, cell c1: x |\n"
     )
     good, bad = claims(table)
     assert (good["notebook"], good["cell"], good["checks"]) == (
         "chapters/02_a.ipynb",
         "c0",
-        ["assert x"],
+        ["assert x", "y"],
     )
     assert "problem" in bad and bad["line"] == 4

@@ -117,6 +117,16 @@ def check_vectors(x: torch.Tensor, n_embd: int, block_size: int) -> None:
     check_length(x.size(1), block_size)
 
 
+def check_config(model: str, config: object, kind: type, example: str = "") -> None:
+    """A TypeError unless config is a `kind`: the model class, the config it takes,
+    and how to build one (chapter 8's models and their configs)."""
+    if not isinstance(config, kind):
+        hint = f", e.g. {example}" if example else ""
+        raise TypeError(
+            f"{model} takes a {kind.__name__}{hint}; got {type(config).__name__}"
+        )
+
+
 def check_token_ids(idx: torch.Tensor, vocab_size: int) -> None:
     """A TypeError unless idx holds integers, a ValueError unless they lie in [0,
     vocab_size)."""
@@ -149,5 +159,6 @@ __all__ = [
     "check_width",
     "check_length",
     "check_vectors",
+    "check_config",
     "check_token_ids",
 ]

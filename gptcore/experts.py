@@ -15,7 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptcore.checks import check_choice, check_number, check_positive_int, check_width
+from gptcore.checks import (
+    check_choice,
+    check_config,
+    check_number,
+    check_positive_int,
+    check_width,
+)
 from gptcore.modern import (
     ModernBlock,
     ModernConfig,
@@ -169,11 +175,8 @@ class MoEGPT(ModernGPT):
     """Chapter 13's ModernGPT with MoEBlocks: experts in place of each feed-forward."""
 
     def __init__(self, config: MoEConfig):
-        if not isinstance(config, MoEConfig):
-            raise TypeError(
-                "MoEGPT takes a MoEConfig, e.g. MoEGPT(MoEConfig(vocab_size=..., "
-                f"ffn='swiglu', n_experts=8)); got {type(config).__name__}"
-            )
+        example = "MoEGPT(MoEConfig(vocab_size=..., ffn='swiglu', n_experts=8))"
+        check_config("MoEGPT", config, MoEConfig, example)
         super().__init__(config)  # chapter 13's model, then the change
         rotary = getattr(self.blocks[0].attn, "rotary", None)  # chapter 13's one RoPE
         self.blocks = nn.ModuleList(MoEBlock(config, rotary) for _ in self.blocks)

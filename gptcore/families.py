@@ -14,7 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptcore.checks import check_flag, check_positive_int, check_vectors
+from gptcore.checks import (
+    check_config,
+    check_flag,
+    check_positive_int,
+    check_vectors,
+)
 from gptcore.experts import MoEConfig, MoEGPT
 from gptcore.modern import (
     GroupedQueryAttention,
@@ -128,10 +133,7 @@ class FamilyGPT(ModernGPT):
     """Chapter 13's ModernGPT with FamilyAttention in every block (Qwen3, Mistral)."""
 
     def __init__(self, config: FamilyConfig):
-        if not isinstance(config, FamilyConfig):
-            raise TypeError(
-                f"FamilyGPT takes a FamilyConfig, got {type(config).__name__}"
-            )
+        check_config("FamilyGPT", config, FamilyConfig)
         super().__init__(config)  # chapter 13's model, then the change
         _swap_attention(self, config)
         self.init_weights()
@@ -146,10 +148,7 @@ class FamilyMoEGPT(MoEGPT):
     """This chapter's MoEGPT with FamilyAttention in every block (Qwen3-MoE)."""
 
     def __init__(self, config: FamilyMoEConfig):
-        if not isinstance(config, FamilyMoEConfig):
-            raise TypeError(
-                f"FamilyMoEGPT takes a FamilyMoEConfig, got {type(config).__name__}"
-            )
+        check_config("FamilyMoEGPT", config, FamilyMoEConfig)
         super().__init__(config)  # the experts, then the attention
         _swap_attention(self, config)
         self.init_weights()

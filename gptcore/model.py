@@ -18,6 +18,7 @@ from torch import nn
 from gptcore.attention import head_size_for
 from gptcore.block import Block
 from gptcore.checks import (
+    check_config,
     check_flag,
     check_length,
     check_positive_int,
@@ -56,11 +57,7 @@ class GPT(nn.Module):
 
     def __init__(self, config: GPTConfig):
         super().__init__()
-        if not isinstance(config, GPTConfig):
-            raise TypeError(
-                "GPT takes a GPTConfig, e.g. GPT(GPTConfig(vocab_size=...)); got "
-                f"{type(config).__name__}"
-            )
+        check_config("GPT", config, GPTConfig, "GPT(GPTConfig(vocab_size=...))")
         if type(self) is GPT and type(config) is not GPTConfig:  # no option ignored
             raise TypeError(
                 "GPT builds the model that a GPTConfig describes; a "

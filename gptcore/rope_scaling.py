@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gptcore.checks import check_choice, check_number
+from gptcore.checks import check_choice, check_config, check_number
 from gptcore.modern import ModernConfig, ModernGPT, RotaryEmbedding
 
 ROPE_SCALINGS = ("linear", "llama3")  # the rope_type values that gptcore computes
@@ -95,8 +95,7 @@ class ScaledRopeGPT(ModernGPT):
     """Chapter 13's ModernGPT with its one RoPE swapped for a scaled one."""
 
     def __init__(self, config: ScaledRopeConfig):
-        if not isinstance(config, ScaledRopeConfig):
-            raise TypeError(f"ScaledRopeGPT takes a ScaledRopeConfig, got {config!r}")
+        check_config("ScaledRopeGPT", config, ScaledRopeConfig)
         super().__init__(config)
         c = config
         rotary = ScaledRotaryEmbedding(

@@ -14,7 +14,7 @@ import torch
 
 import gptcore
 from gptcore.checkpoint import load_model, save_checkpoint
-from gptcore.data import OutOfVocabularyError
+from gptcore.data import OutOfVocabularyError, check_writable
 from gptcore.generation import generate_text
 from gptcore.model import GPT
 from gptcore.training import resolve_device
@@ -163,6 +163,21 @@ def _load_pretrained(name: str, device: str):
     return model, _HFTokenizer(AutoTokenizer.from_pretrained(name))
 
 
+def _save_quantized(model: GPT, tokenizer, args: argparse.Namespace) -> None:
+    """--save-quantized: the quantized model written as a checkpoint, or a clear error
+    for a path it cannot be written to."""
+    path = Path(args.save_quantized).expanduser()
+    if not args.quantize:
+        raise ValueError("--save-quantized writes the model that --quantize makes")
+    if path.is_dir():
+        raise ValueError(
+            f"--save-quantized {path} is a folder: give a file in it, such as "
+            f"{path / 'model-int8.pt'}"
+        )
+    check_writable(path.parent, "--save-quantized's folder", "give another path")
+    save_checkpoint(path, model, tokenizer)
+
+
 def cheaper_models(
     model: GPT, tokenizer, args: argparse.Namespace, device: str
 ) -> tuple[GPT, GPT | None]:
@@ -176,9 +191,7 @@ def cheaper_models(
         bits, group_size = (8, None) if args.quantize == "int8" else (4, 32)
         model = quantize_model(model, bits, group_size)
     if args.save_quantized:
-        if not args.quantize:
-            raise ValueError("--save-quantized writes the model that --quantize makes")
-        save_checkpoint(Path(args.save_quantized).expanduser(), model, tokenizer)
+        _save_quantized(model, tokenizer, args)
     if not args.draft:
         return model, None
     if args.top_k is not None:

@@ -70,5 +70,7 @@ def test_a_quantized_model_is_saved_and_loaded_by_the_commands(tmp_path, capsys,
     alone = [*GREEDY, "--save-quantized", str(tmp_path / "no.pt")]
     assert "the model that --quantize makes" in error(alone, main)
     assert not (tmp_path / "no.pt").exists()
+    folder = [*GREEDY, "--quantize", "int8", "--save-quantized", str(tmp_path)]
+    assert f"--save-quantized {tmp_path} is a folder" in error(folder, main)
     hub = ["--pretrained", "openai-community/gpt2", "--draft", str(path)]
     assert "work with --checkpoint models" in error(hub, main)  # before any download

@@ -17,6 +17,7 @@ from gptcore.attention import MultiHeadAttention
 from gptcore.block import Block
 from gptcore.checks import (
     check_choice,
+    check_config,
     check_flag,
     check_number,
     check_positive_int,
@@ -266,11 +267,8 @@ class ModernGPT(GPT):
     """Chapter 8's GPT with the parts its ModernConfig changes swapped in."""
 
     def __init__(self, config: ModernConfig):
-        if not isinstance(config, ModernConfig):
-            raise TypeError(
-                "ModernGPT takes a ModernConfig, e.g. ModernGPT(ModernConfig("
-                f"vocab_size=..., norm='rmsnorm')); got {type(config).__name__}"
-            )
+        example = "ModernGPT(ModernConfig(vocab_size=..., norm='rmsnorm'))"
+        check_config("ModernGPT", config, ModernConfig, example)
         super().__init__(config)  # chapter 8's GPT, then the changes
         c, rotary = config, None
         if c.position == "rope":  # no position table: attention turns q and k instead

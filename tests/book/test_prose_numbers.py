@@ -9,9 +9,9 @@ printed elsewhere in the notebook does not count: "32 sequences" is not backed b
 counts, a paper's figure) stand in the notebook's metadata, `"gptcore": {"published":
 {"124": "GPT-2 small: 124M parameters (Radford et al., 2019)"}}`, each with its source.
 References are not quantities and are skipped: chapter and exercise numbers, model names
-such as GPT-2, list markers, citation years, and the symbols of formulas and code (math
-and code spans are not prose). So are 0, 1 and 2, which the prose uses as words ("1
-block", "layer 0", "2 tensors") far more often than as results.
+such as GPT-2 and Llama 3, list markers, citation years, and the symbols of formulas and
+code (math and code spans are not prose). So are 0, 1 and 2, which the prose uses as
+words ("1 block", "layer 0", "2 tensors") far more often than as results.
 """
 
 import json
@@ -46,6 +46,9 @@ SKIP = [
     re.compile(
         r"\b[A-Za-z][A-Za-z]*[-‑]?\d+(?:\.\d+)?[A-Za-z]*\b"
     ),  # names: GPT-2, fp16, x86, L2
+    re.compile(
+        r"\b(?:Llama|LLaMA|Qwen|Mistral|Gemma|Phi|GPT)\s+\d+(?:\.\d+)?\b"
+    ),  # a model family and its version: Llama 3, Llama 3.1
     re.compile(
         r"\b\d+(?:\.\d+)?[A-Za-z]+\b"
     ),  # 7B, 124M, 2D, 1st: names or units of a name
@@ -90,9 +93,6 @@ def printed_numbers(cell: dict) -> set[float]:
 
 SECTION = re.compile(r"^#{1,2} ", re.M)  # a chapter's title, or one of its sections
 WORDS = {0.0, 1.0, 2.0}  # numbers the prose uses as words
-# Chapters still checked by the old, notebook-wide rule (a number printed anywhere in
-# the notebook), until their numbers are glued or printed in their own section.
-BY_NOTEBOOK = {"13_todays_models"}
 
 
 def sections(notebook: dict) -> list[list[tuple[int, str | None]]]:
@@ -118,10 +118,7 @@ def unchecked_numbers(path: Path) -> list[str]:
     published = notebook.get("metadata", {}).get("gptcore", {}).get("published", {})
     allowed = {value(k) for k in published} | WORDS
     problems = []
-    parts = sections(notebook)
-    if path.stem in BY_NOTEBOOK:
-        parts = [[cell for part in parts for cell in part]]
-    for section in parts:
+    for section in sections(notebook):
         shown = allowed.union(
             *(
                 printed_numbers(notebook["cells"][i])

@@ -15,3 +15,27 @@ if "GPTCORE_CACHE" not in os.environ:
     import tempfile
 
     os.environ["GPTCORE_CACHE"] = tempfile.mkdtemp(prefix="gptcore-test-cache-")
+
+
+def _retry_kernel_starts(attempts: int = 3) -> None:
+    """Start a notebook's kernel again if it never answers. jupyter_client picks free
+    ports and then the kernel binds them, so when two pytest-xdist workers start kernels
+    at the same moment one can lose its ports to the other and wait out nbval's 60 s."""
+    try:
+        import nbval.kernel
+    except ImportError:  # nbval is not installed: no notebooks to run
+        return
+    start = nbval.kernel.start_new_kernel
+
+    def start_again_if_silent(*args, **kwargs):
+        for _ in range(attempts - 1):
+            try:
+                return start(*args, **kwargs)
+            except RuntimeError:  # "Kernel didn't respond in 60 seconds": again
+                pass
+        return start(*args, **kwargs)
+
+    nbval.kernel.start_new_kernel = start_again_if_silent
+
+
+_retry_kernel_starts()

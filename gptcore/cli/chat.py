@@ -172,7 +172,7 @@ def reply(
     generator: torch.Generator,
 ) -> str:
     """The model's answer to one user turn; the turn and the answer join the
-    conversation, and the cache holds both."""
+    conversation, and the cache holds both (with --draft, nothing is cached)."""
     new = _prompt_ids(chat, text, _room(chat.model, args.max_new_tokens), notes)
     if chat.draft is not None:
         ids = _speculative_reply(chat, args, generator)
